@@ -1,0 +1,112 @@
+import type { ModelSpec } from "../model/ModelSpec.js";
+import type { LayerWeights } from "../model/ModelWeights.js";
+import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
+import { addLinear, type Int8WeightMode } from "./addLinear.js";
+
+/** Graph values every layer reads. */
+export interface DecoderLayerInputs {
+  readonly spec: ModelSpec;
+  /** RotaryEmbedding cos/sin caches [maxPositions, rotaryDim/2]. */
+  readonly cosCache: string;
+  readonly sinCache: string;
+  /** int64 [B,S]. */
+  readonly positionIds: string;
+  /** float32 additive mask [B,1,S,P+S]. */
+  readonly attentionBias: string;
+  readonly int8Weights: Int8WeightMode;
+}
+
+/** Names of the layer's cache tensors in the graph. */
+export interface DecoderLayerKv {
+  /** Inputs float32 [B,KVH,P,D]. */
+  readonly pastKey: string;
+  readonly pastValue: string;
+  /** Outputs: `present` gives Attention's concatenated [B,KVH,P+S,D]; `new` gives only the S new tokens. */
+  readonly outputMode: "present" | "new";
+  readonly keyOutput: string;
+  readonly valueOutput: string;
+}
+
+/**
+ * Adds one Llama block and returns the new hidden state [B,S,H]:
+ * h += o(Attention(rope(q(n1)), rope(k(n1)), v(n1), bias, past)); h += down(silu(gate(n2)) · up(n2)),
+ * with n1/n2 = RMSNormalization (opset 23) of h. Q/K/V stay 3-D [B,S,heads·D] for RotaryEmbedding and
+ * Attention (q_num_heads/kv_num_heads do the GQA grouping); keys leave the graph post-RoPE.
+ */
+export function addDecoderLayer(
+  b: OnnxGraphBuilder,
+  inputs: DecoderLayerInputs,
+  layerIndex: number,
+  weights: LayerWeights,
+  hidden: string,
+  kv: DecoderLayerKv,
+): string {
+  const { spec } = inputs;
+  const p = `layers.${layerIndex}`;
+  const rmsNorm = (x: string, scale: Float32Array, name: string): string => {
+    const w = b.addInitializer(`${name}.weight`, "float32", [scale.length], scale);
+    return b.op("RMSNormalization", [x, w], {
+      name,
+      attrs: { epsilon: { float: spec.rmsNormEps }, axis: { int: -1 } },
+    });
+  };
+
+  const linear = (x: string, w: LayerWeights["q"], name: string, bias?: Float32Array): string =>
+    addLinear(b, x, w, { name, int8Weights: inputs.int8Weights, ...(bias ? { bias } : {}) });
+
+  const n1 = rmsNorm(hidden, weights.inputNorm, `${p}.input_layernorm`);
+  const q = linear(n1, weights.q, `${p}.attn.q_proj`, weights.qBias);
+  const k = linear(n1, weights.k, `${p}.attn.k_proj`, weights.kBias);
+  const v = linear(n1, weights.v, `${p}.attn.v_proj`, weights.vBias);
+
+  const rope = (x: string, numHeads: number, name: string): string =>
+    b.op("RotaryEmbedding", [x, inputs.cosCache, inputs.sinCache, inputs.positionIds], {
+      name,
+      attrs: {
+        interleaved: { int: 0 },
+        num_heads: { int: numHeads },
+        ...(spec.rope.rotaryDim < spec.headDim ? { rotary_embedding_dim: { int: spec.rope.rotaryDim } } : {}),
+      },
+    });
+  const qRot = rope(q, spec.numHeads, `${p}.attn.q_rope`);
+  const kRot = rope(k, spec.numKvHeads, `${p}.attn.k_rope`);
+
+  // ORT's Attention-23 kernel insists on present outputs whenever past inputs are given, so in "new" mode
+  // they are internal values nobody reads.
+  const present =
+    kv.outputMode === "present"
+      ? [kv.keyOutput, kv.valueOutput]
+      : [b.uniqueName(`${p}.attn.present_key`), b.uniqueName(`${p}.attn.present_value`)];
+  const attn = b.uniqueName(`${p}.attn.out`);
+  b.addNode(
+    "Attention",
+    [qRot, kRot, v, inputs.attentionBias, kv.pastKey, kv.pastValue],
+    [attn, ...present],
+    {
+      name: `${p}.attn.attention`,
+      attrs: {
+        q_num_heads: { int: spec.numHeads },
+        kv_num_heads: { int: spec.numKvHeads },
+        scale: { float: 1 / Math.sqrt(spec.headDim) },
+      },
+    },
+  );
+  if (kv.outputMode === "new") {
+    const toBnsh = (x: string, out: string, name: string) => {
+      const bsnh = b.op("Reshape", [x, b.constInt64([0, 0, spec.numKvHeads, spec.headDim])], { name: `${name}.reshape` });
+      b.addNode("Transpose", [bsnh], [out], { name: `${name}.transpose`, attrs: { perm: { ints: [0, 2, 1, 3] } } });
+    };
+    toBnsh(kRot, kv.keyOutput, `${p}.attn.new_key`);
+    toBnsh(v, kv.valueOutput, `${p}.attn.new_value`);
+  }
+  const o = linear(attn, weights.o, `${p}.attn.o_proj`);
+  const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
+
+  const n2 = rmsNorm(h1, weights.postAttentionNorm, `${p}.post_attention_layernorm`);
+  const gate = linear(n2, weights.gate, `${p}.mlp.gate_proj`);
+  const up = linear(n2, weights.up, `${p}.mlp.up_proj`);
+  const silu = b.op("Mul", [gate, b.op("Sigmoid", [gate], { name: `${p}.mlp.sigmoid` })], { name: `${p}.mlp.silu` });
+  const act = b.op("Mul", [silu, up], { name: `${p}.mlp.act` });
+  const down = linear(act, weights.down, `${p}.mlp.down_proj`);
+  return b.op("Add", [h1, down], { name: `${p}.mlp.residual` });
+}

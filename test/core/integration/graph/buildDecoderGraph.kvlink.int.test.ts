@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import type { ModelSpec } from "../../../../packages/core/src/model/ModelSpec.js";
+import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
+import { tinySpec } from "../../../../packages/core/src/model/tinySpec.js";
+import { assertAllClose } from "../../../support/assertAllClose.js";
+import { causalMask, referenceForward, type ReferencePast } from "../../../support/referenceForward.js";
+import { appendKv, checkPrefill, kvlinkSession, rows, runKvLinkStep, tokenIds, type HostKv } from "./decoderHarness.js";
+
+const ATOL = 1e-4;
+
+describe("buildDecoderGraph (kvlink signature) vs referenceForward", function () {
+  this.timeout(60_000);
+
+  it("prefill: logits and post-RoPE new KV match (tied head, GQA 4/2)", async () => {
+    await checkPrefill(createRandomWeights(tinySpec(), { seed: 1 }));
+  });
+
+  it("prefill then 8 decode steps with the host-owned past match one full-sequence pass", async () => {
+    const spec = tinySpec();
+    const weights = createRandomWeights(spec, { seed: 2 });
+    await using s = await kvlinkSession(weights);
+    const all = tokenIds(14, spec.vocabSize, 3);
+    const full = referenceForward(weights, { inputIds: all, positionIds: all.map((_, i) => i), mask: causalMask(all.length) });
+
+    const prefill = await runKvLinkStep(s, spec, { inputIds: all.slice(0, 6), positionIds: [0, 1, 2, 3, 4, 5], mask: causalMask(6) });
+    assertAllClose(prefill.logits, rows(full.logits, spec.vocabSize, 0, 6), { atol: ATOL, what: "prefill logits" });
+    let past: HostKv = appendKv(spec, undefined, prefill.keys, prefill.values, 6);
+    for (let t = 6; t < 14; t++) {
+      const step = await runKvLinkStep(s, spec, { inputIds: [all[t]!], positionIds: [t], mask: causalMask(1, t), past });
+      assertAllClose(step.logits, rows(full.logits, spec.vocabSize, t, t + 1), { atol: ATOL, what: `decode logits at ${t}` });
+      past = appendKv(spec, past, step.keys, step.values, 1);
+    }
+    assert.equal(past.length, 14);
+    for (let l = 0; l < spec.numLayers; l++) {
+      assertAllClose(past.keys[l]!, full.newKeys[l]!, { atol: ATOL, what: `accumulated keys layer ${l}` });
+    }
+  });
+
+  it("an arbitrary 4D mask with non-contiguous position ids over a past matches", async () => {
+    const spec = tinySpec();
+    const weights = createRandomWeights(spec, { seed: 4 });
+    await using s = await kvlinkSession(weights);
+    // Past: two 3-token "documents", each encoded alone at positions 0..2 (block-diagonal mask).
+    const pastIds = tokenIds(6, spec.vocabSize, 5);
+    const pastPositions = [0, 1, 2, 0, 1, 2];
+    const blockMask = pastPositions.map((_, i) => pastPositions.map((__, j) => Math.floor(i / 3) === Math.floor(j / 3) && j <= i));
+    const gotPast = await runKvLinkStep(s, spec, { inputIds: pastIds, positionIds: pastPositions, mask: blockMask });
+    const refPast = referenceForward(weights, { inputIds: pastIds, positionIds: pastPositions, mask: blockMask });
+    assertAllClose(gotPast.logits, refPast.logits, { atol: ATOL, what: "block-diagonal logits" });
+
+    // New tokens at scattered positions, each row seeing an irregular subset of past and new columns.
+    const newIds = tokenIds(5, spec.vocabSize, 7);
+    const positionIds = [40, 41, 97, 98, 150];
+    const mask = [
+      [true, false, true, false, false, true, true, false, false, false, false],
+      [false, true, true, true, true, false, true, true, false, false, false],
+      [true, true, true, true, true, true, false, false, true, false, false],
+      [false, false, false, true, false, false, true, false, true, true, false],
+      [true, false, true, false, true, false, true, true, true, true, true],
+    ];
+    const hostPast: HostKv = appendKv(spec, undefined, gotPast.keys, gotPast.values, 6);
+    const refPastKv: ReferencePast = { keys: refPast.newKeys, values: refPast.newValues, length: 6 };
+    const got = await runKvLinkStep(s, spec, { inputIds: newIds, positionIds, mask, past: hostPast });
+    const ref = referenceForward(weights, { inputIds: newIds, positionIds, mask, past: refPastKv });
+    assertAllClose(got.logits, ref.logits, { atol: ATOL, what: "masked logits" });
+    for (let l = 0; l < spec.numLayers; l++) {
+      assertAllClose(got.keys[l]!, ref.newKeys[l]!, { atol: ATOL, what: `new keys layer ${l}` });
+    }
+  });
+
+  const headLayouts: [string, Partial<ModelSpec>][] = [
+    ["MHA 4/4", { numHeads: 4, numKvHeads: 4 }],
+    ["MQA 4/1", { numHeads: 4, numKvHeads: 1 }],
+    ["GQA 6/2 with numHeads·headDim ≠ hiddenSize", { numHeads: 6, numKvHeads: 2 }],
+  ];
+  for (const [label, overrides] of headLayouts) {
+    it(`head layout ${label} matches`, async () => {
+      await checkPrefill(createRandomWeights(tinySpec(overrides), { seed: 5 }));
+    });
+  }
+
+  it("untied lm_head matches", async () => {
+    await checkPrefill(createRandomWeights(tinySpec({ tieWordEmbeddings: false }), { seed: 6 }));
+  });
+
+  it("Llama-3 rope scaling matches at positions across the low/medium/high frequency bands", async () => {
+    const spec = tinySpec({
+      rope: {
+        theta: 10000,
+        rotaryDim: 8,
+        scaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 },
+      },
+    });
+    await checkPrefill(createRandomWeights(spec, { seed: 7 }), { n: 6, firstPosition: 240 });
+  });
+
+  it("linear rope scaling matches", async () => {
+    const spec = tinySpec({ rope: { theta: 10000, rotaryDim: 8, scaling: { type: "linear", factor: 4 } } });
+    await checkPrefill(createRandomWeights(spec, { seed: 8 }), { n: 6, firstPosition: 100 });
+  });
+
+  it("partial rotary (rotaryDim < headDim) matches", async () => {
+    const spec = tinySpec({ headDim: 16, rope: { theta: 10000, rotaryDim: 8 } });
+    await checkPrefill(createRandomWeights(spec, { seed: 9 }), { n: 5, firstPosition: 30 });
+  });
+
+  it("qwen2 q/k/v biases match", async () => {
+    const spec = tinySpec({ architecture: "qwen2", attentionBias: true, tieWordEmbeddings: false });
+    await checkPrefill(createRandomWeights(spec, { seed: 10 }));
+  });
+
+  it("num_logits_to_keep returns the last n rows (0 and n ≥ S return all)", async () => {
+    const spec = tinySpec();
+    const weights = createRandomWeights(spec, { seed: 14 });
+    await using s = await kvlinkSession(weights);
+    const inputIds = tokenIds(6, spec.vocabSize, 9);
+    const positionIds = [0, 1, 2, 3, 4, 5];
+    const mask = causalMask(6);
+    const ref = referenceForward(weights, { inputIds, positionIds, mask });
+    const V = spec.vocabSize;
+    for (const [keep, expectedRows] of [[1, 1], [3, 3], [0, 6], [6, 6], [100, 6]] as const) {
+      const got = await runKvLinkStep(s, spec, { inputIds, positionIds, mask, numLogitsToKeep: keep });
+      assert.equal(got.numLogits, expectedRows, `rows for num_logits_to_keep=${keep}`);
+      assertAllClose(got.logits, rows(ref.logits, V, 6 - expectedRows, 6), { atol: ATOL, what: `logits keep=${keep}` });
+      // KV outputs are unaffected by the logits slice.
+      assertAllClose(got.keys[1]!, ref.newKeys[1]!, { atol: ATOL, what: `keys keep=${keep}` });
+    }
+  });
+});
