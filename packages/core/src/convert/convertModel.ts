@@ -1,0 +1,106 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
+import { buildDecoderGraph } from "../graph/buildDecoderGraph.js";
+import type { GraphSignature } from "../graph/ioNames.js";
+import { writeModelFolder, type ModelFolderPaths } from "../model/modelFolder.js";
+import type { ModelWeights } from "../model/ModelWeights.js";
+import { silentLogger, type Logger } from "../util/Logger.js";
+import type { ConvertQuant } from "./ggufTensorToLinear.js";
+import { loadGgufWeights } from "./loadGgufWeights.js";
+import { loadSafetensorsWeights } from "./loadSafetensorsWeights.js";
+
+export interface ConvertProgress {
+  readonly phase: "convert" | "write";
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ConvertModelOptions {
+  readonly signature: GraphSignature;
+  readonly quant: ConvertQuant;
+  /** Called per tensor while converting, then once per step of writing; a throwing callback is logged, not fatal. */
+  readonly onProgress?: (progress: ConvertProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+/**
+ * Converts a `.gguf` file or a Hugging Face checkpoint folder (config.json + safetensors + tokenizer files)
+ * into a model folder at `outDir` (config.json, generation_config.json, tokenizer files, onnx/model.onnx),
+ * building the decoder graph with the requested signature. Returns the written paths.
+ */
+export async function convertModel(input: string, outDir: string, options: ConvertModelOptions): Promise<ModelFolderPaths> {
+  const logger = options.logger ?? silentLogger;
+  const report = (progress: ConvertProgress): void => {
+    try {
+      options.onProgress?.(progress);
+    } catch (error) {
+      logger.warn({ err: error, phase: progress.phase }, "onProgress callback threw; ignored");
+    }
+  };
+  const onTensor = (done: number, total: number): void => report({ phase: "convert", done, total });
+  let info;
+  try {
+    info = await stat(input);
+  } catch (cause) {
+    throw new ModelLoadError(`cannot convert ${input}: no such file or folder`, { cause, details: { input } });
+  }
+  const started = Date.now();
+  let weights: ModelWeights;
+  let tokenizerJson: Record<string, unknown>;
+  let tokenizerConfig: Record<string, unknown>;
+  let generationConfig: Record<string, unknown>;
+  const loadOptions = { quant: options.quant, onTensor, ...(options.signal && { signal: options.signal }) };
+  if (info.isDirectory()) {
+    const hf = await loadSafetensorsWeights(input, loadOptions);
+    weights = hf.weights;
+    tokenizerJson = await readJsonObject(join(input, "tokenizer.json"), true);
+    tokenizerConfig = await readJsonObject(join(input, "tokenizer_config.json"), true);
+    generationConfig = await readJsonObject(join(input, "generation_config.json"), false);
+    for (const key of ["bos_token_id", "eos_token_id", "pad_token_id"]) {
+      if (generationConfig[key] == null && hf.config[key] != null) generationConfig[key] = hf.config[key];
+    }
+  } else {
+    const gguf = await loadGgufWeights(input, loadOptions);
+    ({ weights, tokenizerJson, tokenizerConfig, generationConfig } = gguf);
+  }
+  logger.info({ input, quant: options.quant, ms: Date.now() - started, numLayers: weights.spec.numLayers }, "weights loaded");
+  options.signal?.throwIfAborted();
+
+  report({ phase: "write", done: 0, total: 2 });
+  const built = buildDecoderGraph(weights, { signature: options.signature });
+  report({ phase: "write", done: 1, total: 2 });
+  options.signal?.throwIfAborted();
+  const external = built.externalData;
+  const paths = await writeModelFolder(outDir, {
+    spec: weights.spec,
+    onnx: {
+      model: built.model,
+      ...(external && { externalData: { fileName: external.fileName, bytes: Buffer.concat(external.chunks) } }),
+    },
+    tokenizerJson,
+    tokenizerConfig,
+    generationConfig,
+  });
+  report({ phase: "write", done: 2, total: 2 });
+  logger.info({ outDir, signature: options.signature, modelBytes: built.model.byteLength, ms: Date.now() - started }, "model folder written");
+  return paths;
+}
+
+async function readJsonObject(path: string, required: boolean): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    if (!required) return {};
+    throw new ModelLoadError(`cannot read ${path}, which the model folder needs`, { cause, details: { path } });
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch (cause) {
+    throw new ModelFormatError(`${path} is not valid JSON`, { cause, details: { path } });
+  }
+  throw new ModelFormatError(`${path} is not a JSON object`, { details: { path } });
+}

