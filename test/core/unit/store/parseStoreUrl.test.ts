@@ -16,7 +16,7 @@ describe("store/backend/parseStoreUrl", () => {
 
   it("defaults to sqlite under KVLINK_HOME", () => {
     assert.equal(defaultStoreUrl({ KVLINK_HOME: "/data/kvlink" }), "sqlite:///data/kvlink/cache.sqlite");
-    assert.match(defaultStoreUrl({}), /^sqlite:\/\/\/.*\/\.kvlink\/cache\.sqlite$/);
+    assert.match(defaultStoreUrl({}), /^sqlite:\/\/\/.*\/\.cache\/kvlink\/cache\.sqlite$/);
   });
 
   it("throws ConfigError for unknown schemes and malformed URLs", () => {

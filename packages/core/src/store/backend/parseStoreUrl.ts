@@ -8,9 +8,9 @@ export type ParsedStoreUrl =
   | { readonly scheme: "sqlite"; readonly url: string; readonly description: string; readonly path: string }
   | { readonly scheme: "redis"; readonly url: string; readonly description: string };
 
-/** `sqlite://$KVLINK_HOME/cache.sqlite`, KVLINK_HOME defaulting to ~/.kvlink. */
+/** `sqlite://$KVLINK_HOME/cache.sqlite`, KVLINK_HOME defaulting to ~/.cache/kvlink (as the model set-up). */
 export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.KVLINK_HOME !== undefined && env.KVLINK_HOME !== "" ? env.KVLINK_HOME : join(homedir(), ".kvlink");
+  const home = env.KVLINK_HOME !== undefined && env.KVLINK_HOME !== "" ? env.KVLINK_HOME : join(homedir(), ".cache", "kvlink");
   return `sqlite://${resolve(home, "cache.sqlite")}`;
 }
 
