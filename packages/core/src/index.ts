@@ -1,1 +1,92 @@
+/** @kvlink/core public entry: named exports only (package.json "exports" blocks deep imports). */
 export const VERSION = "0.1.0";
+
+// Errors
+export { KvLinkErrorCode } from "./errors/codes.js";
+export {
+  CacheCorruptError,
+  ConfigError,
+  ContextOverflowError,
+  DisposedError,
+  DownloadError,
+  InvalidInputError,
+  InvariantError,
+  KvLayoutError,
+  KvLinkError,
+  ModelFormatError,
+  ModelLoadError,
+  RopeUnsupportedError,
+  RuntimeError,
+  StoreUnavailableError,
+  TokenizerError,
+  UnsupportedModelError,
+  WorkerCrashedError,
+  type KvLinkErrorOptions,
+} from "./errors/KvLinkError.js";
+export { silentLogger, type Logger } from "./util/Logger.js";
+
+// Model description, weights, folders
+export type { ModelSpec, RopeSpec, RopeScalingLinear, RopeScalingLlama3 } from "./model/ModelSpec.js";
+export type { LayerWeights, LinearWeight, ModelWeights } from "./model/ModelWeights.js";
+export { tinySpec } from "./model/tinySpec.js";
+export { hfConfigToSpec, specToHfConfig } from "./model/hfConfig.js";
+export { createRandomWeights, type RandomWeightsOptions } from "./model/createRandomWeights.js";
+export {
+  readModelFolder,
+  writeModelFolder,
+  type KvLinkConfig,
+  type ModelFolder,
+  type ModelFolderPaths,
+  type WriteModelFolderInput,
+} from "./model/modelFolder.js";
+
+// Tokenizer
+export type { DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer/Tokenizer.js";
+export { HfTokenizer } from "./tokenizer/HfTokenizer.js";
+export { IncrementalDecoder } from "./tokenizer/IncrementalDecoder.js";
+export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from "./tokenizer/chatTemplate.js";
+export { createTinyTokenizer, type TinyTokenizer, type TinyTokenizerOptions } from "./tokenizer/createTinyTokenizer.js";
+
+// ONNX graphs
+export { detectSignature, IoNames, type GraphSignature } from "./graph/ioNames.js";
+export { buildDecoderGraph, type BuildDecoderGraphOptions } from "./graph/buildDecoderGraph.js";
+export { writeTinyModel, type TinyModel, type TinyModelOptions } from "./graph/writeTinyModel.js";
+
+// Runtime (worker thread / in-process)
+export type {
+  AttentionMaskInput,
+  ExecutionProvider,
+  ForwardArgs,
+  ForwardResult,
+  KvBlock,
+  Runtime,
+  RuntimeInfo,
+  RuntimeOptions,
+  SequenceId,
+  SequenceStatus,
+  TokenIds,
+} from "./runtime/Runtime.js";
+export { RuntimeClient, type RuntimeClientOptions } from "./runtime/RuntimeClient.js";
+export { InProcessRuntime } from "./runtime/InProcessRuntime.js";
+
+// Sampling and stopping
+export { Sampler, type TokenDistribution } from "./generate/Sampler.js";
+export { StopCondition, type StopConditionOptions, type StopReason } from "./generate/StopCondition.js";
+export {
+  parseSamplingOptions,
+  SamplingOptionsSchema,
+  type SamplingOptions,
+  type SamplingOptionsInput,
+} from "./generate/SamplingOptionsSchema.js";
+
+// Decoder model and generation
+export { loadModel } from "./decoder/loadModel.js";
+export {
+  DecoderModel,
+  type GenerateOptions,
+  type LoadModelOptions,
+  type ModelForwardArgs,
+  type ModelForwardResult,
+} from "./decoder/DecoderModel.js";
+export { DecoderSequence } from "./decoder/DecoderSequence.js";
+export { GenerationStream, type FinishReason, type GenerationResult, type GenerationStats } from "./decoder/GenerationStream.js";

@@ -40,6 +40,8 @@ export interface GenerateRequest extends SamplingInput {
   readonly mode?: LinkMode;
   /** Recompute the first n tokens of each document fresh (EPIC-style quality knob). Default 0. */
   readonly recomputePrefixTokens?: number;
+  /** false: lay out raw text (system, documents, question) without the chat template. Default true. */
+  readonly useChatTemplate?: boolean;
   /** Extra variables for the chat template (e.g. tools). */
   readonly templateVariables?: Readonly<Record<string, unknown>>;
   readonly signal?: AbortSignal;
@@ -73,7 +75,8 @@ export interface GenerationStats {
   readonly phases: PhaseTimings;
 }
 
-export type FinishReason = "stop" | "length" | "abort";
+/** "stop": end of text or a stop string; "length": maxTokens or the context window. An abort rejects instead. */
+export type FinishReason = "stop" | "length";
 
 export interface GenerationResult {
   readonly text: string;
@@ -82,10 +85,6 @@ export interface GenerationResult {
   readonly stats: GenerationStats;
 }
 
-/** Streams text pieces as they are generated; `result()` resolves once generation has finished. */
-export interface GenerationStream extends AsyncIterable<string> {
-  result(): Promise<GenerationResult>;
-}
 
 export interface PrecomputeResult {
   readonly key: string;

@@ -152,3 +152,24 @@ export function cachedTokenPositions(plan: LinkPlan): Int32Array {
   for (const d of plan.documents) for (let j = d.numRecomputed; j < d.numTokens; j++) out[i++] = d.offset + j;
   return out;
 }
+
+/**
+ * The whole layout in position order, as one sequence would hold it: token ids and, per position, 0 for fresh
+ * tokens or k >= 1 for the cached tokens of the k-th placed document (the segment ids of the equivalent
+ * block mask). `tokenIdsOf(key)` gives a document's token ids.
+ */
+export function flattenLayout(plan: LinkPlan, tokenIdsOf: (key: string) => readonly number[]): { tokenIds: number[]; segmentOf: number[] } {
+  const tokenIds = new Array<number>(plan.numPositions).fill(-1);
+  const segmentOf = new Array<number>(plan.numPositions).fill(0);
+  plan.freshTokenIds.forEach((id, i) => {
+    tokenIds[plan.freshPositions[i]!] = id;
+  });
+  plan.documents.forEach((d, k) => {
+    const ids = tokenIdsOf(d.key);
+    for (let j = d.numRecomputed; j < d.numTokens; j++) {
+      tokenIds[d.offset + j] = ids[j]!;
+      segmentOf[d.offset + j] = k + 1;
+    }
+  });
+  return { tokenIds, segmentOf };
+}

@@ -25,7 +25,8 @@ export interface PromptLayoutInput {
  * question stay apart. Precompute and linking both go through here, so a document tokenizes the same way in both.
  */
 export function documentSegmentText(text: string): string {
-  return `${text.replace(/\s+$/u, "")}\n\n`;
+  const trimmed = text.replace(/\s+$/u, "");
+  return trimmed.length === 0 ? "" : `${trimmed}\n\n`;
 }
 
 /**

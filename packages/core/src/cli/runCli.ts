@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { KvLinkError } from "../errors/KvLinkError.js";
+import { generateCommand } from "./commands/generateCommand.js";
+import { tinyModelCommand } from "./commands/tinyModelCommand.js";
+
+/** The package version, from packages/core/package.json (same relative place from src/cli and dist/cli). */
+function packageVersion(): string {
+  const json = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  return json.version ?? "unknown";
+}
+
+/** Builds the `kvlink` program (commands registered, not yet parsed). */
+export function createProgram(): Command {
+  const program = new Command("kvlink")
+    .description("share precomputed document KV caches between LLM calls (KVLink) on ONNX Runtime")
+    .version(packageVersion())
+    .option("--verbose", "log to stderr (pino)")
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(tinyModelCommand());
+  program.addCommand(generateCommand());
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Prints `error: <message> (<code>)` to stderr (the stack only with KVLINK_DEBUG=1) and returns the exit code. */
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode; // commander already printed it (or it is --help/--version)
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof KvLinkError ? ` (${error.code})` : "";
+  process.stderr.write(`error: ${message}${code}\n`);
+  if (process.env["KVLINK_DEBUG"] === "1" && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return 1;
+}
+
+/** Parses `argv` (process.argv form) and runs the command; resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}

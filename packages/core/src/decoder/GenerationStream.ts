@@ -1,0 +1,85 @@
+import type { StopReason } from "../generate/StopCondition.js";
+
+/** Why generation ended: the StopCondition's reasons, or the context window filled up. */
+export type FinishReason = StopReason | "contextFull";
+
+export interface GenerationStats {
+  /** From the generate() call to the first sampled token (tokenization and prefill included). */
+  readonly ttftMs: number;
+  readonly totalMs: number;
+  readonly numPromptTokens: number;
+  readonly numGeneratedTokens: number;
+  /** Generated tokens per second of total wall time (prefill included). */
+  readonly tokensPerSecond: number;
+}
+
+export interface GenerationResult {
+  /** Everything streamed, concatenated. */
+  readonly text: string;
+  /** The generated ids (an EOS id included when generation stopped on it). */
+  readonly tokenIds: readonly number[];
+  readonly finishReason: FinishReason;
+  readonly stats: GenerationStats;
+}
+
+/**
+ * Text pieces as they are generated, plus the final result. The producer runs eagerly, so `result()` works
+ * without iterating; pieces wait in a queue for the (single) consumer. Errors (including an abort, as the
+ * signal's reason) reject both the iteration and `result()`.
+ */
+export class GenerationStream<R = GenerationResult> implements AsyncIterable<string> {
+  readonly #pieces: string[] = [];
+  readonly #result: Promise<R>;
+  #wake: (() => void) | undefined;
+  #done = false;
+  #failed = false;
+  #error: unknown;
+
+  constructor(produce: (emit: (piece: string) => void) => Promise<R>) {
+    this.#result = (async () => {
+      try {
+        return await produce((piece) => {
+          if (piece.length === 0) return;
+          this.#pieces.push(piece);
+          this.#notify();
+        });
+      } catch (error) {
+        this.#failed = true;
+        this.#error = error;
+        throw error;
+      } finally {
+        this.#done = true;
+        this.#notify();
+      }
+    })();
+    // Reported through iteration or result(), never as an unhandled rejection.
+    this.#result.catch(() => {});
+  }
+
+  result(): Promise<R> {
+    return this.#result;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      const piece = this.#pieces.shift();
+      if (piece !== undefined) {
+        yield piece;
+        continue;
+      }
+      if (this.#done) {
+        if (this.#failed) throw this.#error;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}

@@ -1,0 +1,486 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
+import { Sampler } from "../generate/Sampler.js";
+import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
+import { StopCondition } from "../generate/StopCondition.js";
+import { buildPositionMask } from "../link/buildAttentionMask.js";
+import { buildPromptLayout, documentSegmentText } from "../link/buildPromptLayout.js";
+import { cachedTokenPositions, LINK_MODES, planLink, type LinkMode, type LinkPlan, type LinkTokenConfig } from "../link/LinkPlan.js";
+import type { DocumentKvCache, ModelFingerprint } from "../kv/DocumentKvCache.js";
+import { computeModelFingerprint } from "../model/modelFingerprint.js";
+import type { ModelSpec } from "../model/ModelSpec.js";
+import { readModelFolder } from "../model/modelFolder.js";
+import { assertRopeRerotatable } from "../rope/assertRopeRerotatable.js";
+import type { KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
+import { RuntimeClient } from "../runtime/RuntimeClient.js";
+import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
+import type { KvCacheStore } from "../store/KvCacheStore.js";
+import { ensureDefaultModel } from "../setup/ensureDefaultModel.js";
+import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
+import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
+import type { Tokenizer } from "../tokenizer/Tokenizer.js";
+import { silentLogger, type Logger } from "../util/Logger.js";
+import { GenerationStream } from "../decoder/GenerationStream.js";
+import type {
+  DocumentInput,
+  FinishReason,
+  GenerateRequest,
+  GenerationResult,
+  GenerationStats,
+  PrecomputeResult,
+} from "./types.js";
+
+export const EngineOptionsSchema = z.strictObject({
+  /** Model folder; absent = the default model (downloaded and converted on first use). */
+  model: z.string().min(1).optional(),
+  executionProvider: z.string().default("cpu"),
+  numThreads: z.number().int().positive().optional(),
+  /** Run ONNX Runtime on the calling thread (tests, tools); default false = a worker thread. */
+  inProcess: z.boolean().default(false),
+  /** Default linking mode of generate(). */
+  mode: z.enum(LINK_MODES as [LinkMode, ...LinkMode[]]).default("kvlink"),
+  /** Bytes of document caches the runtime keeps in memory (fp32), least recently used evicted. */
+  documentCacheBytes: z.number().int().positive().default(2 * 1024 ** 3),
+  /** KVLINK_HOME for the default model. */
+  home: z.string().optional(),
+});
+export type EngineOptionsInput = z.input<typeof EngineOptionsSchema> & {
+  readonly logger?: Logger;
+  /** A persistent document-cache store (memory, sqlite, redis); documents found there are not recomputed. */
+  readonly store?: KvCacheStore;
+  readonly onSetupProgress?: (p: { phase: string; done: number; total: number }) => void;
+};
+
+/** A prompt laid out and prefilled, without generation (see KvLinkEngine.linkPrompt). */
+export interface LinkedPrompt {
+  readonly plan: LinkPlan;
+  /** Logits of the next token [vocabSize]. */
+  readonly logits: Float32Array;
+  /** Token ids of each document in the request, by cache key. */
+  readonly documentTokenIds: ReadonlyMap<string, readonly number[]>;
+  readonly linkMs: number;
+  readonly docTokensComputedNow: number;
+}
+
+interface DocumentEntry {
+  readonly key: string;
+  readonly tokenIds: readonly number[];
+}
+
+/**
+ * KVLink over one decoder model: documents are encoded once, independently, and reused in every prompt that
+ * cites them (re-rotated to their global positions, with link tokens computed fresh per query).
+ *
+ * Data flows: text → tokenizer → layout (link/) → runtime (worker: KV slots, document caches, forward passes)
+ * → sampler → text. The optional store persists document caches across processes.
+ */
+export class KvLinkEngine implements AsyncDisposable {
+  readonly spec: ModelSpec;
+  readonly tokenizer: Tokenizer;
+  readonly links: LinkTokenConfig;
+  readonly fingerprint: ModelFingerprint;
+  readonly modelDir: string;
+  readonly #runtime: Runtime;
+  readonly #store: KvCacheStore | undefined;
+  readonly #logger: Logger;
+  readonly #defaultMode: LinkMode;
+  readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
+  #disposing: Promise<void> | undefined;
+
+  private constructor(init: {
+    spec: ModelSpec;
+    tokenizer: Tokenizer;
+    links: LinkTokenConfig;
+    fingerprint: ModelFingerprint;
+    modelDir: string;
+    runtime: Runtime;
+    store: KvCacheStore | undefined;
+    logger: Logger;
+    mode: LinkMode;
+  }) {
+    this.spec = init.spec;
+    this.tokenizer = init.tokenizer;
+    this.links = init.links;
+    this.fingerprint = init.fingerprint;
+    this.modelDir = init.modelDir;
+    this.#runtime = init.runtime;
+    this.#store = init.store;
+    this.#logger = init.logger;
+    this.#defaultMode = init.mode;
+  }
+
+  static async create(input: EngineOptionsInput = {}): Promise<KvLinkEngine> {
+    const { logger = silentLogger, store, onSetupProgress, ...rest } = input;
+    const parsed = EngineOptionsSchema.safeParse(rest);
+    if (!parsed.success) throw new ConfigError(`invalid engine options: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+    const options = parsed.data;
+    const modelDir =
+      options.model ??
+      (await ensureDefaultModel({ ...(options.home ? { home: options.home } : {}), ...(onSetupProgress ? { onProgress: onSetupProgress } : {}), logger }));
+    const folder = await readModelFolder(modelDir);
+    assertRopeRerotatable(folder.spec.rope);
+    const tokenizer = await HfTokenizer.load(modelDir);
+    const [weightsSha256, tokenizerSha256] = await Promise.all([sha256Of(folder.paths.onnxModel, folder.paths.onnxExternalData), sha256Of(folder.paths.tokenizerJson)]);
+    const fingerprint = computeModelFingerprint({ weightsSha256, tokenizerSha256, spec: folder.spec });
+    const runtimeOptions = {
+      modelPath: folder.paths.onnxModel,
+      spec: folder.spec,
+      executionProvider: options.executionProvider,
+      ...(options.numThreads ? { numThreads: options.numThreads } : {}),
+      documentCacheBytes: options.documentCacheBytes,
+      logger,
+    };
+    const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
+    const kv = folder.kvlinkConfig;
+    const links: LinkTokenConfig = {
+      numLinkTokens: kv.numLinkTokens,
+      linkTokenIds: kv.linkTokenIds,
+      ...(kv.memStartTokenId !== undefined ? { memStartTokenId: kv.memStartTokenId } : {}),
+      ...(kv.memEndTokenId !== undefined ? { memEndTokenId: kv.memEndTokenId } : {}),
+    };
+    logger.info({ modelDir, signature: runtime.info.signature, numLinkTokens: links.numLinkTokens }, "engine ready");
+    return new KvLinkEngine({ spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store, logger, mode: options.mode });
+  }
+
+  get signature(): "kvlink" | "standard" {
+    return this.#runtime.info.signature;
+  }
+  get disposed(): boolean {
+    return this.#disposing !== undefined;
+  }
+
+  /** Token count of a text as a document would be tokenized. */
+  countTokens(text: string): number {
+    return this.#documentEntry(text).tokenIds.length;
+  }
+
+  /** The cache key a document text maps to (model fingerprint + the document's token ids). */
+  documentKey(text: string): string {
+    return this.#documentEntry(text).key;
+  }
+
+  /** Computes (or finds) the caches of these documents, so later prompts reuse them. */
+  async precompute(
+    documents: readonly (string | DocumentInput)[],
+    options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number; numTokens: number }) => void } = {},
+  ): Promise<PrecomputeResult[]> {
+    this.#ensureNotDisposed();
+    const results: PrecomputeResult[] = [];
+    for (const [i, doc] of documents.entries()) {
+      options.signal?.throwIfAborted();
+      const entry = this.#documentEntry(typeof doc === "string" ? doc : doc.text);
+      const source = await this.#ensureDocument(entry);
+      results.push({ key: entry.key, numTokens: entry.tokenIds.length, source });
+      try {
+        options.onProgress?.({ done: i + 1, total: documents.length, numTokens: entry.tokenIds.length });
+      } catch (error) {
+        this.#logger.warn({ err: error }, "onProgress callback threw");
+      }
+    }
+    return results;
+  }
+
+  /** Answers a request over cached documents, streaming text; see GenerateRequest. */
+  generate(request: GenerateRequest): GenerationStream<GenerationResult> {
+    this.#ensureNotDisposed();
+    return new GenerationStream<GenerationResult>((emit) => this.#generate(request, emit));
+  }
+
+  /**
+   * Lays out and prefills a request without generating: the plan (global positions, document placements)
+   * and the logits of the next token. For scoring, tests and benchmarks.
+   */
+  async linkPrompt(request: GenerateRequest): Promise<LinkedPrompt> {
+    this.#ensureNotDisposed();
+    const prepared = await this.#prepare(request);
+    const seq = await this.#runtime.createSequence();
+    try {
+      const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
+      return {
+        plan: prepared.plan,
+        logits,
+        documentTokenIds: new Map(prepared.docEntries.map((e) => [e.key, e.tokenIds])),
+        linkMs,
+        docTokensComputedNow: prepared.docTokensComputedNow,
+      };
+    } finally {
+      await this.#runtime.disposeSequence(seq);
+    }
+  }
+
+  async #prepare(request: GenerateRequest): Promise<{
+    plan: LinkPlan;
+    docEntries: DocumentEntry[];
+    docTokensComputedNow: number;
+    tokenizeMs: number;
+    documentsMs: number;
+  }> {
+    const t0 = performance.now();
+    request.signal?.throwIfAborted();
+    const mode = request.mode ?? this.#defaultMode;
+    if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
+    const docEntries = (request.documents ?? []).map((d) => this.#documentEntry(typeof d === "string" ? d : d.text));
+    const pieces = buildPromptLayout(this.tokenizer, {
+      ...(request.system !== undefined ? { system: request.system } : {}),
+      ...(request.question !== undefined ? { question: request.question } : {}),
+      ...(request.messages !== undefined ? { messages: request.messages } : {}),
+      documents: docEntries,
+      ...(request.useChatTemplate !== undefined ? { useChatTemplate: request.useChatTemplate } : {}),
+      ...(request.templateVariables !== undefined ? { templateVariables: request.templateVariables } : {}),
+    });
+    const plan = planLink(pieces, {
+      mode,
+      links: this.links,
+      recomputePrefixTokens: request.recomputePrefixTokens ?? 0,
+      maxPositionEmbeddings: this.spec.maxPositionEmbeddings,
+    });
+    const t1 = performance.now();
+    // Make sure every cached document is resident in the runtime (memory, store, or computed once).
+    let docTokensComputedNow = 0;
+    const seen = new Set<string>();
+    for (const placement of plan.documents) {
+      if (seen.has(placement.key)) continue;
+      seen.add(placement.key);
+      const entry = docEntries.find((e) => e.key === placement.key)!;
+      if ((await this.#ensureDocument(entry)) === "computed") docTokensComputedNow += entry.tokenIds.length - placement.numRecomputed;
+    }
+    request.signal?.throwIfAborted();
+    return { plan, docEntries, docTokensComputedNow, tokenizeMs: t1 - t0, documentsMs: performance.now() - t1 };
+  }
+
+  async #generate(request: GenerateRequest, emit: (piece: string) => void): Promise<GenerationResult> {
+    const t0 = performance.now();
+    const sampling = parseSamplingOptions({
+      ...(request.maxTokens !== undefined ? { maxTokens: request.maxTokens } : {}),
+      ...(request.greedy !== undefined ? { greedy: request.greedy } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.topK !== undefined ? { topK: request.topK } : {}),
+      ...(request.topP !== undefined ? { topP: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
+      ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
+    });
+    const prepared = await this.#prepare(request);
+    const t2 = performance.now();
+    const runtime = this.#runtime;
+    const seq = await runtime.createSequence();
+    try {
+      const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
+      const t3 = performance.now();
+      return await this.#decode(seq, logits, prepared.plan, sampling, emit, request.signal, {
+        t0,
+        tokenizeMs: prepared.tokenizeMs,
+        documentsMs: prepared.documentsMs,
+        linkMs,
+        prefillMs: t3 - t2 - linkMs,
+        docTokensComputedNow: prepared.docTokensComputedNow,
+        mode: prepared.plan.mode,
+      });
+    } finally {
+      await runtime.disposeSequence(seq);
+    }
+  }
+
+  /** Places document caches and runs the fresh tokens; returns the last position's logits. */
+  async #prefill(seq: SequenceId, plan: LinkPlan): Promise<{ logits: Float32Array; linkMs: number }> {
+    const runtime = this.#runtime;
+    const rotate = plan.mode !== "naive";
+    let linkMs = 0;
+    const place = async (placement: LinkPlan["documents"][number]): Promise<void> => {
+      const t = performance.now();
+      await runtime.appendDocument(seq, placement.key, { start: placement.numRecomputed, offset: placement.offset, rotate });
+      linkMs += performance.now() - t;
+    };
+    const fresh = plan.freshTokenIds;
+    if (runtime.info.signature === "kvlink" || plan.documents.length === 0) {
+      for (const placement of plan.documents) await place(placement);
+      const slotPositions = cachedTokenPositions(plan);
+      const mask =
+        plan.documents.length === 0
+          ? ("causal" as const)
+          : { numRows: fresh.length, numCols: slotPositions.length + fresh.length, allowed: buildPositionMask(slotPositions, plan.freshPositions) };
+      const out = await runtime.forward(seq, { inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
+      return { logits: out.logits, linkMs };
+    }
+    // Standard signature: sequential causal passes in position order give the same result.
+    let next = 0;
+    let logits: Float32Array | undefined;
+    const runFreshUpTo = async (endPosition: number): Promise<void> => {
+      let end = next;
+      while (end < fresh.length && plan.freshPositions[end]! < endPosition) end++;
+      if (end === next) return;
+      const out = await runtime.forward(seq, {
+        inputIds: fresh.slice(next, end),
+        positionIds: plan.freshPositions.slice(next, end),
+        mask: "causal",
+        numLogitsToKeep: 1,
+      });
+      logits = out.logits;
+      next = end;
+    };
+    for (const placement of plan.documents) {
+      await runFreshUpTo(placement.offset + placement.numRecomputed);
+      await place(placement);
+    }
+    await runFreshUpTo(Infinity);
+    if (logits === undefined || next !== fresh.length) {
+      throw new InvalidInputError("the prompt must end with fresh tokens (a question or a generation prompt) after the last document");
+    }
+    return { logits, linkMs };
+  }
+
+  async #decode(
+    seq: SequenceId,
+    firstLogits: Float32Array,
+    plan: LinkPlan,
+    sampling: ReturnType<typeof parseSamplingOptions>,
+    emit: (piece: string) => void,
+    signal: AbortSignal | undefined,
+    timing: { t0: number; tokenizeMs: number; documentsMs: number; linkMs: number; prefillMs: number; docTokensComputedNow: number; mode: LinkMode },
+  ): Promise<GenerationResult> {
+    const sampler = new Sampler(sampling);
+    const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
+    const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
+    const history: number[] = [...plan.freshTokenIds];
+    const generated: number[] = [];
+    let text = "";
+    let logits = firstLogits;
+    let position = plan.numPositions;
+    let ttftMs = 0;
+    let finishReason: FinishReason = "length";
+    const tDecodeStart = performance.now();
+    for (;;) {
+      signal?.throwIfAborted();
+      const id = sampler.sample(logits, history);
+      if (generated.length === 0) ttftMs = performance.now() - timing.t0;
+      generated.push(id);
+      history.push(id);
+      const step = stop.push(id, this.tokenizer.specialTokenIds.has(id) ? "" : decoder.push(id));
+      if (step.text) {
+        text += step.text;
+        emit(step.text);
+      }
+      if (step.finished) {
+        finishReason = step.finished.reason === "maxTokens" ? "length" : "stop";
+        break;
+      }
+      if (position >= this.spec.maxPositionEmbeddings) {
+        finishReason = "length";
+        break;
+      }
+      const out = await this.#runtime.forward(seq, { inputIds: [id], positionIds: [position], mask: "causal", numLogitsToKeep: 1 });
+      position++;
+      logits = out.logits;
+    }
+    const tail = stop.flush(decoder.flush());
+    if (stop.finished?.reason === "stopString") finishReason = "stop";
+    if (tail) {
+      text += tail;
+      emit(tail);
+    }
+    const decodeMs = performance.now() - tDecodeStart;
+    const reused = plan.numDocTokensReused - timing.docTokensComputedNow;
+    const stats: GenerationStats = {
+      mode: timing.mode,
+      ttftMs,
+      docTokensReused: Math.max(0, reused),
+      docTokensComputed: plan.numDocTokensComputed + timing.docTokensComputedNow,
+      freshTokens: plan.freshTokenIds.length,
+      promptPositions: plan.numPositions,
+      numGeneratedTokens: generated.length,
+      tokensPerSecond: generated.length > 1 ? ((generated.length - 1) * 1000) / Math.max(decodeMs, 1e-6) : 0,
+      phases: { tokenizeMs: timing.tokenizeMs, documentsMs: timing.documentsMs, linkMs: timing.linkMs, prefillMs: timing.prefillMs, decodeMs },
+    };
+    this.#logger.debug({ ...stats.phases, mode: stats.mode, ttftMs }, "generated");
+    return { text, tokenIds: generated, finishReason, stats };
+  }
+
+  #documentEntry(text: string): DocumentEntry {
+    if (typeof text !== "string") throw new InvalidInputError(`a document must be a string, got ${typeof text}`);
+    const tokenIds = this.tokenizer.encode(documentSegmentText(text), { specialTokens: "text" });
+    const h = createHash("sha256");
+    h.update(this.fingerprint);
+    h.update(Buffer.from(Int32Array.from(tokenIds).buffer));
+    return { key: h.digest("hex"), tokenIds };
+  }
+
+  /** Makes a document's cache resident in the runtime: memory, else the store, else computed (once). */
+  #ensureDocument(entry: DocumentEntry): Promise<"memory" | "store" | "computed"> {
+    const pending = this.#inflight.get(entry.key);
+    if (pending) return pending;
+    const task = this.#loadOrCompute(entry).finally(() => this.#inflight.delete(entry.key));
+    this.#inflight.set(entry.key, task);
+    return task;
+  }
+
+  async #loadOrCompute(entry: DocumentEntry): Promise<"memory" | "store" | "computed"> {
+    const runtime = this.#runtime;
+    if (entry.tokenIds.length === 0) return "memory";
+    const [resident] = await runtime.hasDocuments([entry.key]);
+    if (resident) return "memory";
+    if (this.#store) {
+      const cached = await this.#store.get(entry.tokenIds);
+      if (cached) {
+        // The store shares its arrays with its LRU: copy (no transfer).
+        await runtime.putDocument(entry.key, documentToBlock(cached), { transfer: false });
+        return "store";
+      }
+    }
+    const block = await this.#computeDocumentKv(entry.tokenIds);
+    if (this.#store) {
+      await this.#store.set({
+        fingerprint: this.fingerprint,
+        tokenIds: Int32Array.from(entry.tokenIds),
+        layout: { numLayers: this.spec.numLayers, numKvHeads: this.spec.numKvHeads, numTokens: block.numTokens, headDim: this.spec.headDim },
+        keys: block.keys,
+        values: block.values,
+      });
+    }
+    await runtime.putDocument(entry.key, block, { transfer: true });
+    return "computed";
+  }
+
+  /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
+  async #computeDocumentKv(tokenIds: readonly number[]): Promise<KvBlock> {
+    if (tokenIds.length > this.spec.maxPositionEmbeddings) {
+      throw new ContextOverflowError(
+        `a document of ${tokenIds.length} tokens exceeds the model's ${this.spec.maxPositionEmbeddings} positions; split it into smaller documents`,
+        { details: { numTokens: tokenIds.length, maxPositionEmbeddings: this.spec.maxPositionEmbeddings } },
+      );
+    }
+    const runtime = this.#runtime;
+    const seq = await runtime.createSequence();
+    try {
+      const positions = tokenIds.map((_, i) => i);
+      await runtime.forward(seq, { inputIds: tokenIds, positionIds: positions, mask: "causal", numLogitsToKeep: 1 });
+      return await runtime.readKv(seq, 0, tokenIds.length);
+    } finally {
+      await runtime.disposeSequence(seq);
+    }
+  }
+
+  #ensureNotDisposed(): void {
+    if (this.#disposing !== undefined) throw new DisposedError("this KvLinkEngine has been disposed");
+  }
+
+  dispose(): Promise<void> {
+    this.#disposing ??= this.#runtime.dispose();
+    return this.#disposing;
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+function documentToBlock(cache: DocumentKvCache): KvBlock {
+  const n = cache.layout.numTokens;
+  return { keys: [...cache.keys], values: [...cache.values], numTokens: n, positions: Int32Array.from({ length: n }, (_, i) => i) };
+}
+
+async function sha256Of(...paths: (string | undefined)[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const p of paths) if (p !== undefined) h.update(await readFile(p));
+  return h.digest("hex");
+}

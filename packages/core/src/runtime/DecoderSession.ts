@@ -1,0 +1,358 @@
+import { availableParallelism } from "node:os";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatError, RuntimeError } from "../errors/KvLinkError.js";
+import { computeInvFreq } from "../rope/computeInvFreq.js";
+import { deltaRotation } from "../rope/rotateKeysInto.js";
+import { DocumentKvLru } from "./DocumentKvLru.js";
+import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.js";
+import type { ModelSpec } from "../model/ModelSpec.js";
+import { invariant } from "../util/invariant.js";
+import { createOrtSession } from "./createOrtSession.js";
+import { HostKvCache } from "./HostKvCache.js";
+import { PresentKvCache } from "./PresentKvCache.js";
+import type {
+  AppendDocumentArgs,
+  ExecutionProvider,
+  ForwardArgs,
+  ForwardResult,
+  KvBlock,
+  RuntimeInfo,
+  SequenceId,
+  SequenceStatus,
+} from "./Runtime.js";
+import type { KvGeometry } from "./SequenceKv.js";
+import { validateForwardArgs, validateKvBlock, type ValidForward } from "./validateForwardArgs.js";
+
+export interface DecoderSessionOptions {
+  readonly modelPath: string;
+  readonly spec: ModelSpec;
+  readonly executionProvider?: ExecutionProvider;
+  readonly numThreads?: number;
+  readonly documentCacheBytes?: number;
+}
+
+type Cache = HostKvCache | PresentKvCache;
+type Feeds = Record<string, Tensor>;
+
+/**
+ * The runtime's logic, independent of threads: one ORT session plus the KV cache of every sequence. Operations
+ * run one at a time (a queue), so the session is never released during a run. Used inside the worker
+ * (runtime.worker.ts) and directly by InProcessRuntime.
+ */
+export class DecoderSession {
+  readonly info: RuntimeInfo;
+  readonly #session: InferenceSession;
+  readonly #spec: ModelSpec;
+  readonly #geometry: KvGeometry;
+  readonly #sequences = new Map<number, Cache>();
+  readonly #hasLogitsToKeep: boolean;
+  readonly #documents: DocumentKvLru;
+  readonly #invFreq: Float64Array;
+  #nextSequenceId = 1;
+  #queue: Promise<unknown> = Promise.resolve();
+  #released = false;
+
+  private constructor(session: InferenceSession, spec: ModelSpec, info: RuntimeInfo, documentCacheBytes: number) {
+    this.#documents = new DocumentKvLru(documentCacheBytes);
+    this.#invFreq = computeInvFreq(spec.rope);
+    this.#session = session;
+    this.#spec = spec;
+    this.info = info;
+    this.#geometry = { numLayers: spec.numLayers, numKvHeads: spec.numKvHeads, headDim: spec.headDim };
+    this.#hasLogitsToKeep = session.inputNames.includes(IoNames.numLogitsToKeep);
+  }
+
+  static async create(options: DecoderSessionOptions): Promise<DecoderSession> {
+    const executionProvider = options.executionProvider ?? "cpu";
+    const numThreads = options.numThreads ?? availableParallelism();
+    const session = await createOrtSession(options.modelPath, { executionProvider, numThreads });
+    try {
+      const signature = detectSignature(session.inputNames);
+      if (signature === undefined) {
+        throw new ModelFormatError(
+          `${options.modelPath} matches neither graph signature (kvlink needs input_ids, position_ids, attention_bias; ` +
+            `standard needs input_ids, attention_mask); inputs are [${session.inputNames.join(", ")}]`,
+          { details: { modelPath: options.modelPath, inputNames: [...session.inputNames] } },
+        );
+      }
+      checkLayerIo(session, options.spec, signature, options.modelPath);
+      const info: RuntimeInfo = {
+        signature,
+        inputNames: [...session.inputNames],
+        outputNames: [...session.outputNames],
+        executionProvider,
+        numThreads,
+      };
+      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+  }
+
+  createSequence(): Promise<SequenceId> {
+    return this.#enqueue(() => {
+      const id = this.#nextSequenceId++;
+      this.#sequences.set(
+        id,
+        this.info.signature === "kvlink"
+          ? new HostKvCache(this.#geometry, this.#spec.maxPositionEmbeddings)
+          : new PresentKvCache(this.#geometry),
+      );
+      return id as SequenceId;
+    });
+  }
+
+  forward(sequenceId: SequenceId, args: ForwardArgs): Promise<ForwardResult> {
+    return this.#enqueue(async () => {
+      const cache = this.#sequence(sequenceId);
+      const valid = validateForwardArgs(args, {
+        vocabSize: this.#spec.vocabSize,
+        maxPositionEmbeddings: this.#spec.maxPositionEmbeddings,
+        signature: this.info.signature,
+        pastLength: cache.length,
+        lastPosition: cache.lastPosition,
+      });
+      return cache instanceof HostKvCache
+        ? this.#forwardKvLink(cache, valid, args.returnKv === true)
+        : this.#forwardStandard(cache, valid, args.returnKv === true);
+    });
+  }
+
+  appendKv(sequenceId: SequenceId, block: KvBlock): Promise<SequenceStatus> {
+    return this.#enqueue(() => {
+      const cache = this.#sequence(sequenceId);
+      validateKvBlock(block, this.#geometry, this.#spec.maxPositionEmbeddings);
+      cache.append(block);
+      return cache.status();
+    });
+  }
+
+  putDocument(key: string, block: KvBlock): Promise<void> {
+    return this.#enqueue(() => {
+      validateKvBlock(block, this.#geometry, this.#spec.maxPositionEmbeddings);
+      this.#documents.put(key, block);
+    });
+  }
+
+  hasDocuments(keys: readonly string[]): Promise<boolean[]> {
+    return this.#enqueue(() => keys.map((k) => this.#documents.has(k)));
+  }
+
+  appendDocument(sequenceId: SequenceId, key: string, args: AppendDocumentArgs): Promise<SequenceStatus> {
+    return this.#enqueue(() => {
+      const cache = this.#sequence(sequenceId);
+      const block = this.#documents.get(key);
+      if (block === undefined) {
+        throw new InvalidInputError(`document ${key} is not resident in the runtime (never put, or evicted)`, { details: { key } });
+      }
+      const start = args.start ?? 0;
+      const { offset } = args;
+      if (!Number.isInteger(start) || start < 0 || start > block.numTokens || !Number.isInteger(offset) || offset < 0) {
+        throw new InvalidInputError(`appendDocument: start ${start} / offset ${offset} invalid for a document of ${block.numTokens} tokens`);
+      }
+      if (offset + block.numTokens > this.#spec.maxPositionEmbeddings) {
+        throw new ContextOverflowError(
+          `appendDocument: positions up to ${offset + block.numTokens - 1} exceed max_position_embeddings ${this.#spec.maxPositionEmbeddings}`,
+        );
+      }
+      const rotation = args.rotate && offset !== 0 ? deltaRotation(this.#invFreq, offset) : undefined;
+      cache.appendDocument(block, start, offset, rotation);
+      return cache.status();
+    });
+  }
+
+  readKv(sequenceId: SequenceId, start: number, end: number): Promise<KvBlock> {
+    return this.#enqueue(() => {
+      const cache = this.#sequence(sequenceId);
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end || end > cache.length) {
+        throw new InvalidInputError(`readKv: range [${start}, ${end}) is not inside the sequence's ${cache.length} slots`, {
+          details: { start, end, length: cache.length },
+        });
+      }
+      return cache.read(start, end);
+    });
+  }
+
+  truncate(sequenceId: SequenceId, length: number): Promise<SequenceStatus> {
+    return this.#enqueue(() => {
+      const cache = this.#sequence(sequenceId);
+      if (!Number.isInteger(length) || length < 0 || length > cache.length) {
+        throw new InvalidInputError(`truncate: length ${length} is outside [0, ${cache.length}]`, {
+          details: { length, current: cache.length },
+        });
+      }
+      cache.truncate(length);
+      return cache.status();
+    });
+  }
+
+  disposeSequence(sequenceId: SequenceId): Promise<void> {
+    return this.#enqueue(() => {
+      this.#sequences.delete(sequenceId);
+    });
+  }
+
+  /** Waits for queued operations, then frees the session. Idempotent. */
+  release(): Promise<void> {
+    if (this.#released) return Promise.resolve();
+    this.#released = true;
+    const done = this.#queue.then(
+      () => this.#session.release(),
+      () => this.#session.release(),
+    );
+    this.#sequences.clear();
+    this.#documents.clear();
+    return done;
+  }
+
+  #enqueue<T>(op: () => T | Promise<T>): Promise<T> {
+    if (this.#released) return Promise.reject(new DisposedError("the decoder session has been released"));
+    const result = this.#queue.then(op);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  #sequence(sequenceId: SequenceId): Cache {
+    const cache = this.#sequences.get(sequenceId);
+    if (cache === undefined) {
+      throw new InvalidInputError(`sequence ${sequenceId} does not exist (never created, or disposed)`, { details: { sequenceId } });
+    }
+    return cache;
+  }
+
+  #commonFeeds(valid: ValidForward): Feeds {
+    const numNew = valid.inputIds.length;
+    const feeds: Feeds = {
+      [IoNames.inputIds]: new Tensor("int64", valid.inputIds, [1, numNew]),
+    };
+    if (this.#session.inputNames.includes(IoNames.positionIds)) {
+      feeds[IoNames.positionIds] = new Tensor("int64", BigInt64Array.from(valid.positions, (p) => BigInt(p)), [1, numNew]);
+    }
+    if (this.#hasLogitsToKeep) {
+      feeds[IoNames.numLogitsToKeep] = new Tensor("int64", BigInt64Array.of(BigInt(valid.numLogitsToKeep)), []);
+    }
+    return feeds;
+  }
+
+  async #forwardKvLink(cache: HostKvCache, valid: ValidForward, returnKv: boolean): Promise<ForwardResult> {
+    const { numLayers, numKvHeads, headDim } = this.#geometry;
+    const numNew = valid.inputIds.length;
+    const past = cache.length;
+    const capacity = cache.capacity;
+    const feeds = this.#commonFeeds(valid);
+    feeds[IoNames.attentionBias] = new Tensor("float32", computeKvLinkBias(valid.mask, past, capacity, numNew), [1, 1, numNew, capacity + numNew]);
+    for (let l = 0; l < numLayers; l++) {
+      feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), [1, numKvHeads, capacity, headDim]);
+      feeds[IoNames.pastValue(l)] = new Tensor("float32", cache.pastValues(l), [1, numKvHeads, capacity, headDim]);
+    }
+    const outputs = await this.#run(feeds);
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      keys.push(float32Output(outputs, IoNames.newKey(l), [1, numKvHeads, numNew, headDim]));
+      values.push(float32Output(outputs, IoNames.newValue(l), [1, numKvHeads, numNew, headDim]));
+    }
+    const newKv: KvBlock = { keys, values, numTokens: numNew, positions: valid.positions };
+    cache.append(newKv);
+    invariant(cache.length === past + numNew, "KV length after forward", { expected: past + numNew, actual: cache.length });
+    return { ...this.#logits(outputs, valid), ...(returnKv ? { newKv } : {}), status: cache.status() };
+  }
+
+  async #forwardStandard(cache: PresentKvCache, valid: ValidForward, returnKv: boolean): Promise<ForwardResult> {
+    const { numLayers, numKvHeads, headDim } = this.#geometry;
+    const numNew = valid.inputIds.length;
+    const past = cache.length;
+    const feeds = this.#commonFeeds(valid);
+    feeds[IoNames.attentionMask] = new Tensor("int64", new BigInt64Array(past + numNew).fill(1n), [1, past + numNew]);
+    for (let l = 0; l < numLayers; l++) {
+      feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), [1, numKvHeads, past, headDim]);
+      feeds[IoNames.pastValue(l)] = new Tensor("float32", cache.pastValues(l), [1, numKvHeads, past, headDim]);
+    }
+    const outputs = await this.#run(feeds);
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      keys.push(float32Output(outputs, IoNames.presentKey(l), [1, numKvHeads, past + numNew, headDim]));
+      values.push(float32Output(outputs, IoNames.presentValue(l), [1, numKvHeads, past + numNew, headDim]));
+    }
+    cache.adoptPresent(keys, values, valid.positions);
+    const newKv = returnKv ? cache.read(past, past + numNew) : undefined;
+    return { ...this.#logits(outputs, valid), ...(newKv ? { newKv } : {}), status: cache.status() };
+  }
+
+  async #run(feeds: Feeds): Promise<InferenceSession.OnnxValueMapType> {
+    try {
+      return await this.#session.run(feeds);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      throw new RuntimeError(`ONNX Runtime failed during a forward pass: ${message}`, { cause });
+    }
+  }
+
+  #logits(outputs: InferenceSession.OnnxValueMapType, valid: ValidForward): Pick<ForwardResult, "logits" | "numLogits" | "vocabSize"> {
+    const numNew = valid.inputIds.length;
+    const vocabSize = this.#spec.vocabSize;
+    const wanted = valid.numLogitsToKeep === 0 ? numNew : valid.numLogitsToKeep;
+    const produced = this.#hasLogitsToKeep ? wanted : numNew;
+    const logits = float32Output(outputs, IoNames.logits, [1, produced, vocabSize]);
+    // A graph without num_logits_to_keep returns all S rows: keep the last `wanted`.
+    const kept = produced === wanted ? logits : logits.slice((produced - wanted) * vocabSize);
+    return { logits: kept, numLogits: wanted, vocabSize };
+  }
+}
+
+/** attention_bias [S, capacity+S]: 0 where allowed, -Infinity elsewhere; slots past `past` are always blocked. */
+function computeKvLinkBias(mask: "causal" | Uint8Array, past: number, capacity: number, numNew: number): Float32Array {
+  const width = capacity + numNew;
+  const bias = new Float32Array(numNew * width).fill(-Infinity);
+  for (let r = 0; r < numNew; r++) {
+    const row = r * width;
+    if (mask === "causal") {
+      bias.fill(0, row, row + past);
+      bias.fill(0, row + capacity, row + capacity + r + 1);
+      continue;
+    }
+    const src = r * (past + numNew);
+    for (let c = 0; c < past; c++) if (mask[src + c]) bias[row + c] = 0;
+    for (let c = 0; c < numNew; c++) if (mask[src + past + c]) bias[row + capacity + c] = 0;
+  }
+  return bias;
+}
+
+/** A float32 output checked against its expected dims, as an array that owns its whole buffer (transferable). */
+function float32Output(outputs: InferenceSession.OnnxValueMapType, name: string, dims: readonly number[]): Float32Array {
+  const tensor = outputs[name];
+  invariant(tensor !== undefined, `graph output ${name} is missing`, { name });
+  const actual = (tensor as Tensor).dims;
+  invariant(
+    (tensor as Tensor).type === "float32" && actual.length === dims.length && actual.every((d, i) => d === dims[i]),
+    `graph output ${name} is ${(tensor as Tensor).type} [${actual.join(", ")}], expected float32 [${dims.join(", ")}]`,
+    { name, expected: [...dims], actual: [...actual] },
+  );
+  const data = (tensor as Tensor).data as Float32Array;
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
+}
+
+/** The graph must have past inputs and KV outputs for exactly spec.numLayers layers. */
+function checkLayerIo(session: InferenceSession, spec: ModelSpec, signature: GraphSignature, modelPath: string): void {
+  const required: string[] = [IoNames.logits];
+  for (let l = 0; l < spec.numLayers; l++) {
+    required.push(signature === "kvlink" ? IoNames.newKey(l) : IoNames.presentKey(l));
+    required.push(signature === "kvlink" ? IoNames.newValue(l) : IoNames.presentValue(l));
+  }
+  const missingOut = required.filter((n) => !session.outputNames.includes(n));
+  const missingIn: string[] = [];
+  for (let l = 0; l < spec.numLayers; l++) {
+    for (const n of [IoNames.pastKey(l), IoNames.pastValue(l)]) if (!session.inputNames.includes(n)) missingIn.push(n);
+  }
+  const extraLayer = session.inputNames.includes(IoNames.pastKey(spec.numLayers));
+  if (missingOut.length > 0 || missingIn.length > 0 || extraLayer) {
+    throw new ModelFormatError(
+      `${modelPath} does not match its config (${spec.numLayers} layers, ${signature} signature): ` +
+        `missing inputs [${missingIn.join(", ")}], missing outputs [${missingOut.join(", ")}]` +
+        (extraLayer ? `, and it has more than ${spec.numLayers} layers` : ""),
+      { details: { modelPath, missingIn, missingOut, numLayers: spec.numLayers } },
+    );
+  }
+}

@@ -1,0 +1,44 @@
+import { access } from "node:fs/promises";
+import { InferenceSession } from "onnxruntime-node";
+import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
+import type { ExecutionProvider } from "./Runtime.js";
+
+export interface OrtSessionOptions {
+  readonly executionProvider: ExecutionProvider;
+  readonly numThreads: number;
+}
+
+/**
+ * Opens an ONNX model with explicit threads and execution provider. A missing file or an EP that cannot load
+ * is a ModelLoadError; a file ORT cannot parse on the CPU EP is a ModelFormatError.
+ */
+export async function createOrtSession(modelPath: string, options: OrtSessionOptions): Promise<InferenceSession> {
+  try {
+    await access(modelPath);
+  } catch (cause) {
+    throw new ModelLoadError(`model file ${modelPath} is missing or unreadable`, { cause, details: { modelPath } });
+  }
+  if (!Number.isInteger(options.numThreads) || options.numThreads < 1) {
+    throw new ModelLoadError(`numThreads must be a positive integer, got ${options.numThreads}`, { details: { numThreads: options.numThreads } });
+  }
+  const ep = options.executionProvider;
+  try {
+    return await InferenceSession.create(modelPath, {
+      executionProviders: [ep],
+      intraOpNumThreads: options.numThreads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      // Shapes change every step; the memory-pattern planner would grow native memory without bound.
+      enableMemPattern: false,
+    });
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (ep !== "cpu") {
+      throw new ModelLoadError(`execution provider "${ep}" could not load ${modelPath}: ${message}`, {
+        cause,
+        details: { modelPath, executionProvider: ep },
+      });
+    }
+    throw new ModelFormatError(`ONNX Runtime could not load ${modelPath}: ${message}`, { cause, details: { modelPath } });
+  }
+}
