@@ -90,3 +90,69 @@ export {
 } from "./decoder/DecoderModel.js";
 export { DecoderSequence } from "./decoder/DecoderSequence.js";
 export { GenerationStream, type FinishReason, type GenerationResult, type GenerationStats } from "./decoder/GenerationStream.js";
+
+// RoPE
+export { computeInvFreq } from "./rope/computeInvFreq.js";
+export { parseRopeScaling } from "./rope/parseRopeScaling.js";
+export { assertRopeRerotatable } from "./rope/assertRopeRerotatable.js";
+export { rerotateKeys } from "./rope/rerotateKeys.js";
+export { rerotateKeysInPlace, type KeyBufferShape, type RerotateKeysMove } from "./rope/rerotateKeysInPlace.js";
+export { ropeSelfTest } from "./rope/ropeSelfTest.js";
+export { buildRerotateGraph, RerotateIoNames } from "./graph/buildRerotateGraph.js";
+
+// KV caches and the KVLink layout
+export type { DocumentKvCache, KvLayout, ModelFingerprint } from "./kv/DocumentKvCache.js";
+export { computeModelFingerprint } from "./model/modelFingerprint.js";
+export {
+  cachedTokenPositions,
+  flattenLayout,
+  LINK_MODES,
+  planLink,
+  type DocumentPlacement,
+  type LayoutPiece,
+  type LinkMode,
+  type LinkPlan,
+  type LinkTokenConfig,
+} from "./link/LinkPlan.js";
+export { buildBlockMask, buildPositionMask } from "./link/buildAttentionMask.js";
+export { buildPromptLayout, documentSegmentText } from "./link/buildPromptLayout.js";
+
+// Engine
+export { KvLinkEngine, EngineOptionsSchema, type EngineOptionsInput, type LinkedPrompt } from "./engine/KvLinkEngine.js";
+export type {
+  ChatMessage as KvLinkChatMessage,
+  DocumentInput,
+  FinishReason as KvLinkFinishReason,
+  GenerateRequest,
+  GenerationResult as KvLinkGenerationResult,
+  GenerationStats as KvLinkGenerationStats,
+  PhaseTimings,
+  PrecomputeResult,
+  SamplingInput,
+} from "./engine/types.js";
+
+// Document-cache store
+export { KeyvKvCacheStore, type KeyvKvCacheStoreOptions } from "./store/KeyvKvCacheStore.js";
+export type {
+  CacheEntryInfo,
+  CacheLookup,
+  CacheSource,
+  CacheStoreStats,
+  GcReport,
+  KvCacheStore,
+  VerifyEntryReport,
+} from "./store/KvCacheStore.js";
+export { computeCacheKey, type CacheKeyString } from "./store/cacheKey.js";
+export { encodeKvCache } from "./store/codec/encodeKvCache.js";
+export { decodeKvCache } from "./store/codec/decodeKvCache.js";
+export { FORMAT_VERSION, type KvCacheDtype } from "./store/codec/kvFormat.js";
+export { defaultStoreUrl, parseStoreUrl } from "./store/backend/parseStoreUrl.js";
+
+// GGUF / Hugging Face conversion and the default model
+export { GgufFile } from "./gguf/GgufFile.js";
+export { dequantize } from "./gguf/dequantize.js";
+export { loadGgufWeights } from "./convert/loadGgufWeights.js";
+export { loadSafetensorsWeights } from "./convert/loadSafetensorsWeights.js";
+export { convertModel } from "./convert/convertModel.js";
+export { ensureDefaultModel, SMOLLM2_SOURCE } from "./setup/ensureDefaultModel.js";
+export { resolveKvlinkHome, type SetupProgress } from "./setup/ensureModel.js";
