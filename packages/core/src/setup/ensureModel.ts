@@ -10,7 +10,7 @@ import { extractZipEntry } from "./extractZipEntry.js";
 import { sha256File } from "./sha256File.js";
 
 /** Bump when conversion output changes, so existing model folders are rebuilt. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;
 /** Written last into a finished model folder. */
 export const COMPLETE_MARKER = ".kvlink-complete.json";
 
