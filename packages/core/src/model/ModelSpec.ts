@@ -2,26 +2,9 @@
  * The typed architecture of a Llama-family decoder: everything the graph builder, the reference forward
  * pass, RoPE re-rotation and the cache fingerprint need to know about a model, and nothing about weights.
  */
-export interface RopeScalingLlama3 {
-  readonly type: "llama3";
-  readonly factor: number;
-  readonly lowFreqFactor: number;
-  readonly highFreqFactor: number;
-  readonly originalMaxPositionEmbeddings: number;
-}
-/** Position-independent scalings: rotations still compose, so re-rotation stays exact. */
-export interface RopeScalingLinear {
-  readonly type: "linear";
-  readonly factor: number;
-}
+import type { RopeSpec } from "../rope/RopeSpec.js";
 
-export interface RopeSpec {
-  /** rope_theta */
-  readonly theta: number;
-  /** Rotated dimensions per head (= headDim for Llama). Rotation uses HF's half-split (rotate_half) layout. */
-  readonly rotaryDim: number;
-  readonly scaling?: RopeScalingLlama3 | RopeScalingLinear;
-}
+export type { RopeScalingLinear, RopeScalingLlama3, RopeSpec } from "../rope/RopeSpec.js";
 
 export interface ModelSpec {
   /** "llama" covers Llama 1-3, SmolLM, Mistral-without-sliding-window; "qwen2" adds q/k/v biases. */

@@ -1,5 +1,5 @@
 import { RopeUnsupportedError } from "../errors/KvLinkError.js";
-import type { RopeSpec } from "../model/ModelSpec.js";
+import type { RopeSpec } from "./RopeSpec.js";
 
 /**
  * Checks at configuration time that `rope` is a RoPE whose rotation depends only on the position, so a key

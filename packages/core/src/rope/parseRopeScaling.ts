@@ -1,5 +1,5 @@
 import { ModelFormatError, RopeUnsupportedError } from "../errors/KvLinkError.js";
-import type { RopeSpec } from "../model/ModelSpec.js";
+import type { RopeSpec } from "./RopeSpec.js";
 import { assertRopeRerotatable } from "./assertRopeRerotatable.js";
 
 /** HF rope types whose rotation depends on the sequence length (or that we cannot re-rotate exactly). */

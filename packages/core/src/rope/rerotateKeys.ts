@@ -1,4 +1,4 @@
-import type { RopeSpec } from "../model/ModelSpec.js";
+import type { RopeSpec } from "./RopeSpec.js";
 import { rerotateKeysInPlace } from "./rerotateKeysInPlace.js";
 import type { KeyBufferShape } from "./rerotateKeysInPlace.js";
 

@@ -1,5 +1,5 @@
 import { InvalidInputError, KvLayoutError } from "../errors/KvLinkError.js";
-import type { RopeSpec } from "../model/ModelSpec.js";
+import type { RopeSpec } from "./RopeSpec.js";
 import { computeInvFreq } from "./computeInvFreq.js";
 
 /** A [numHeads, numTokens, headDim] key buffer (one layer of a KV cache, tokens contiguous per head). */

@@ -1,5 +1,5 @@
 import { InvariantError } from "../errors/KvLinkError.js";
-import type { RopeSpec } from "../model/ModelSpec.js";
+import type { RopeSpec } from "./RopeSpec.js";
 import { computeInvFreq } from "./computeInvFreq.js";
 import { rerotateKeys } from "./rerotateKeys.js";
 
