@@ -1,0 +1,215 @@
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import type { DocumentInterface } from "@langchain/core/documents";
+import type { BaseLanguageModelInput, ToolDefinition } from "@langchain/core/language_models/base";
+import {
+  BaseChatModel,
+  type BaseChatModelCallOptions,
+  type BaseChatModelParams,
+  type BindToolsInput,
+  type LangSmithParams,
+} from "@langchain/core/language_models/chat_models";
+import { AIMessageChunk, type BaseMessage, type ToolCallChunk } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import type { Runnable } from "@langchain/core/runnables";
+import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
+import { InvalidInputError, InvariantError, UnsupportedModelError } from "@kvlink/core";
+import type { KvLinkChatMessage, KvLinkEngineLike, KvLinkGenerateRequest } from "./engine.js";
+import { checkEngine } from "./checkEngine.js";
+import { toEngineConversation } from "./messages.js";
+import { toKVLinkMetadata, toUsageMetadata } from "./metadata.js";
+import { pickGenerationParams, resolveGenerationParams, type KVLinkGenerationParams } from "./params.js";
+import { forcedToolName, renderToolInstructions, ToolCallStreamParser, type ToolCallingMode, type ToolCallParserEvent } from "./tools.js";
+
+export interface ChatKVLinkCallOptions extends BaseChatModelCallOptions, Partial<KVLinkGenerationParams> {
+  /** Documents for this call: their KV caches are reused (computed and stored on a miss). */
+  documents?: DocumentInterface[];
+  /** Set by `bindTools` (OpenAI-format definitions). */
+  tools?: ToolDefinition[];
+}
+
+export interface ChatKVLinkInput extends BaseChatModelParams, KVLinkGenerationParams {
+  /** An engine already created (e.g. `await KvLinkEngine.create(...)`); the caller keeps ownership. */
+  engine: KvLinkEngineLike;
+  /** A name for traces and response metadata. Default "kvlink". */
+  model?: string;
+  /** Stop sequences for every call (call options add to them). */
+  stop?: string[];
+  /**
+   * How tools reach the model: "prompt" (default) describes them in the system message with the `<tool_call>`
+   * convention of tools.ts; "template" passes them to a chat template that renders `tools` itself; "none" for a
+   * model that cannot call tools (bindTools throws UnsupportedModelError).
+   */
+  toolCalling?: ToolCallingMode;
+}
+
+/**
+ * A LangChain chat model over a KvLinkEngine: documents given as call options (`documents`) or marked in message
+ * text (`formatDocumentsForKVLink`) become cached segments, so calls that share documents reuse their KV caches.
+ * Each answer reports reuse in `response_metadata.kvlink` and `usage_metadata.input_token_details`. Holds no
+ * conversation state, so one instance serves concurrent calls (LangGraph nodes, batch).
+ */
+export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageChunk> {
+  static override lc_name(): string {
+    return "ChatKVLink";
+  }
+
+  override lc_serializable = false;
+  readonly engine: KvLinkEngineLike;
+  readonly model: string;
+  readonly stop: readonly string[] | undefined;
+  readonly toolCalling: ToolCallingMode;
+  readonly #params: KVLinkGenerationParams;
+
+  constructor(fields: ChatKVLinkInput) {
+    super(fields);
+    this.engine = checkEngine(fields?.engine, "ChatKVLink");
+    this.model = fields.model ?? "kvlink";
+    this.stop = fields.stop === undefined ? undefined : [...fields.stop];
+    const toolCalling = fields.toolCalling ?? "prompt";
+    if (toolCalling !== "prompt" && toolCalling !== "template" && toolCalling !== "none") {
+      throw new InvalidInputError(`ChatKVLink: toolCalling must be "prompt", "template" or "none", got ${JSON.stringify(toolCalling)}`);
+    }
+    this.toolCalling = toolCalling;
+    this.#params = pickGenerationParams(fields);
+  }
+
+  _llmType(): string {
+    return "kvlink";
+  }
+
+  override invocationParams(options?: this["ParsedCallOptions"]): Record<string, unknown> {
+    return {
+      model: this.model,
+      ...resolveGenerationParams({ ...this.#params, stop: this.stop }, options ?? {}),
+      ...(options?.tools === undefined ? {} : { tools: options.tools.map((tool) => tool.function.name) }),
+    };
+  }
+
+  override getLsParams(options: this["ParsedCallOptions"]): LangSmithParams {
+    const params = resolveGenerationParams({ ...this.#params, stop: this.stop }, options);
+    return {
+      ls_provider: "kvlink",
+      ls_model_name: this.model,
+      ls_model_type: "chat",
+      ...(params.temperature === undefined ? {} : { ls_temperature: params.temperature }),
+      ...(params.maxTokens === undefined ? {} : { ls_max_tokens: params.maxTokens }),
+      ...(params.stop === undefined ? {} : { ls_stop: [...params.stop] }),
+    };
+  }
+
+  /** Binds tools (LangChain tools, zod-schema tools or OpenAI definitions); see tools.ts for the call format. */
+  override bindTools(tools: BindToolsInput[], kwargs?: Partial<ChatKVLinkCallOptions>): Runnable<BaseLanguageModelInput, AIMessageChunk, ChatKVLinkCallOptions> {
+    this.#ensureToolCalling(tools.length);
+    return this.withConfig({ tools: tools.map((tool) => convertToOpenAITool(tool) as ToolDefinition), ...kwargs });
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const { request, useTools } = this.#buildRequest(messages, options);
+    const documentKeys = (request.documents ?? []).map((doc) => this.engine.documentKey(typeof doc === "string" ? doc : doc.text));
+    const stream = this.engine.generate(request);
+    const parser = useTools ? new ToolCallStreamParser() : undefined;
+    let numToolCalls = 0;
+    const toChunk = (event: ToolCallParserEvent): ChatGenerationChunk => {
+      if (event.kind === "text") return new ChatGenerationChunk({ text: event.text, message: new AIMessageChunk({ content: event.text }) });
+      const index = numToolCalls++;
+      const toolCallChunk: ToolCallChunk =
+        event.kind === "tool_call"
+          ? { type: "tool_call_chunk", id: event.call.id, name: event.call.name, args: JSON.stringify(event.call.args), index }
+          : // No id: LangChain files an id-less chunk under invalid_tool_calls.
+            { type: "tool_call_chunk", ...(event.call.name === undefined ? {} : { name: event.call.name }), args: event.call.args, index };
+      return new ChatGenerationChunk({ text: "", message: new AIMessageChunk({ content: "", tool_call_chunks: [toolCallChunk] }) });
+    };
+    const emit = async function* (events: readonly ToolCallParserEvent[]): AsyncGenerator<ChatGenerationChunk> {
+      for (const event of events) {
+        const chunk = toChunk(event);
+        yield chunk;
+        await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, { chunk });
+      }
+    };
+    for await (const piece of stream) {
+      if (piece.length === 0) continue;
+      yield* emit(parser === undefined ? [{ kind: "text", text: piece }] : parser.push(piece));
+    }
+    if (parser !== undefined) yield* emit(parser.flush());
+    const result = await stream.result();
+    options.signal?.throwIfAborted();
+    yield new ChatGenerationChunk({
+      text: "",
+      message: new AIMessageChunk({
+        content: "",
+        usage_metadata: toUsageMetadata(result),
+        response_metadata: {
+          model_provider: "kvlink",
+          model_name: this.model,
+          finish_reason: result.finishReason,
+          kvlink: toKVLinkMetadata(result, documentKeys),
+        },
+      }),
+      generationInfo: { finish_reason: result.finishReason },
+    });
+  }
+
+  /** Collects `_streamResponseChunks` into one AIMessageChunk (the output type LangChain's helpers expect). */
+  override async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    let aggregated: ChatGenerationChunk | undefined;
+    for await (const chunk of this._streamResponseChunks(messages, options, runManager)) {
+      aggregated = aggregated === undefined ? chunk : aggregated.concat(chunk);
+    }
+    if (aggregated === undefined) throw new InvariantError("ChatKVLink: _streamResponseChunks yielded no chunk (it always ends with a metadata chunk)");
+    const usage = (aggregated.message as AIMessageChunk).usage_metadata;
+    return {
+      generations: [aggregated],
+      llmOutput:
+        usage === undefined
+          ? {}
+          : { tokenUsage: { promptTokens: usage.input_tokens, completionTokens: usage.output_tokens, totalTokens: usage.total_tokens } },
+    };
+  }
+
+  #buildRequest(messages: readonly BaseMessage[], options: this["ParsedCallOptions"]): { request: KvLinkGenerateRequest; useTools: boolean } {
+    const conversation = toEngineConversation(messages, options.documents, "ChatKVLink");
+    const tools = options.tools ?? [];
+    this.#ensureToolCalling(tools.length);
+    const useTools = tools.length > 0 && options.tool_choice !== "none";
+    let engineMessages: KvLinkChatMessage[] = conversation.messages;
+    let templateVariables: Record<string, unknown> | undefined;
+    if (useTools) {
+      const forced = forcedToolName(options.tool_choice);
+      if (forced !== undefined && !tools.some((tool) => tool.function.name === forced)) {
+        throw new InvalidInputError(`ChatKVLink: tool_choice names "${forced}", which is not among the bound tools (${tools.map((t) => t.function.name).join(", ")})`, {
+          details: { toolChoice: forced },
+        });
+      }
+      if (this.toolCalling === "template") templateVariables = { tools };
+      else engineMessages = withSystemText(engineMessages, renderToolInstructions(tools, options.tool_choice));
+    }
+    const request: KvLinkGenerateRequest = {
+      messages: engineMessages,
+      ...(conversation.documents.length > 0 ? { documents: conversation.documents } : {}),
+      ...resolveGenerationParams({ ...this.#params, stop: this.stop }, options),
+      ...(templateVariables === undefined ? {} : { templateVariables }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
+    return { request, useTools };
+  }
+
+  #ensureToolCalling(numTools: number): void {
+    if (numTools > 0 && this.toolCalling === "none") {
+      throw new UnsupportedModelError(
+        `ChatKVLink "${this.model}" cannot call tools (toolCalling: "none"); use a model whose chat template or the "prompt" convention supports tool calls`,
+        { details: { model: this.model, toolCalling: this.toolCalling } },
+      );
+    }
+  }
+}
+
+/** Appends text to the leading system message, or adds one. */
+function withSystemText(messages: readonly KvLinkChatMessage[], text: string): KvLinkChatMessage[] {
+  const first = messages[0];
+  if (first?.role === "system") return [{ role: "system", content: first.content.length > 0 ? `${first.content}\n\n${text}` : text }, ...messages.slice(1)];
+  return [{ role: "system", content: text }, ...messages];
+}
