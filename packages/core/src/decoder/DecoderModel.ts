@@ -152,9 +152,10 @@ export class DecoderModel implements AsyncDisposable {
     parseSamplingOptions(sampling);
     const promptIds = this.encodePrompt(options);
     if (promptIds.length === 0) throw new InvalidInputError("generate: the prompt encodes to zero tokens");
-    return new GenerationStream(async (emit) => {
+    return new GenerationStream(async (emit, cancelled) => {
       await using sequence = await this.createSequence();
-      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, ...(signal ? { signal } : {}) }, emit);
+      const stop = signal ? AbortSignal.any([signal, cancelled]) : cancelled;
+      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, signal: stop }, emit);
       this.#logger.debug({ ...result.stats, finishReason: result.finishReason }, "generation finished");
       return result;
     });

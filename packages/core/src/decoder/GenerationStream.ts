@@ -35,14 +35,20 @@ export class GenerationStream<R = GenerationResult> implements AsyncIterable<str
   #failed = false;
   #error: unknown;
 
-  constructor(produce: (emit: (piece: string) => void) => Promise<R>) {
+  readonly #cancel = new AbortController();
+
+  /**
+   * `produce` receives `emit` and a `cancelled` signal that fires when the consumer stops iterating early
+   * (`break` out of for-await): the producer should stop, so no compute is spent on text nobody reads.
+   */
+  constructor(produce: (emit: (piece: string) => void, cancelled: AbortSignal) => Promise<R>) {
     this.#result = (async () => {
       try {
         return await produce((piece) => {
           if (piece.length === 0) return;
           this.#pieces.push(piece);
           this.#notify();
-        });
+        }, this.#cancel.signal);
       } catch (error) {
         this.#failed = true;
         this.#error = error;
@@ -61,6 +67,15 @@ export class GenerationStream<R = GenerationResult> implements AsyncIterable<str
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    try {
+      yield* this.#drain();
+    } finally {
+      // Reached early only when the consumer stopped reading: cancel the producer.
+      if (!this.#done) this.#cancel.abort(new DOMException("the stream's consumer stopped reading", "AbortError"));
+    }
+  }
+
+  async *#drain(): AsyncGenerator<string> {
     for (;;) {
       const piece = this.#pieces.shift();
       if (piece !== undefined) {

@@ -104,3 +104,19 @@ describe("KvLinkEngine linking (tiny models vs the reference forward pass)", fun
     assert.equal(engine.tokenizer.decode([...ids]), `${doc}\n\n`);
   });
 });
+
+describe("KvLinkEngine streams", function () {
+  this.timeout(120_000);
+  it("stops generating when the consumer stops reading", async () => {
+    const fixture = await writeEngineFixture({ signature: "kvlink", numLinkTokens: 0 });
+    try {
+      await using engine = await KvLinkEngine.create({ model: fixture.dir, inProcess: true, numThreads: 1 });
+      const stream = engine.generate({ question: "Tell me a long story.", greedy: true, maxTokens: 200, stop: [] });
+      let pieces = 0;
+      for await (const _ of stream) if (++pieces >= 2) break;
+      await assert.rejects(stream.result(), (e: Error) => e.name === "AbortError");
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});
