@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { KvLinkError } from "../errors/KvLinkError.js";
+import { CliExit } from "./CliExit.js";
+import { askCommand } from "./commands/askCommand.js";
+import { benchCommand } from "./commands/benchCommand.js";
+import { cacheCommand } from "./commands/cacheCommand.js";
+import { chatCommand } from "./commands/chatCommand.js";
+import { convertCommand } from "./commands/convertCommand.js";
 import { generateCommand } from "./commands/generateCommand.js";
+import { precomputeCommand } from "./commands/precomputeCommand.js";
+import { setupCommand } from "./commands/setupCommand.js";
 import { tinyModelCommand } from "./commands/tinyModelCommand.js";
 
 /** The package version, from packages/core/package.json (same relative place from src/cli and dist/cli). */
@@ -18,15 +26,31 @@ export function createProgram(): Command {
     .option("--verbose", "log to stderr (pino)")
     .showHelpAfterError()
     .exitOverride();
-  program.addCommand(tinyModelCommand());
+  program.addCommand(setupCommand());
+  program.addCommand(convertCommand());
   program.addCommand(generateCommand());
-  for (const command of program.commands) command.exitOverride();
+  program.addCommand(chatCommand());
+  program.addCommand(askCommand());
+  program.addCommand(precomputeCommand());
+  program.addCommand(cacheCommand());
+  program.addCommand(tinyModelCommand());
+  program.addCommand(benchCommand());
+  exitOverrideAll(program.commands);
   return program;
+}
+
+/** commander exits the process by default; every (sub)command throws instead, so runCli returns the code. */
+function exitOverrideAll(commands: readonly Command[]): void {
+  for (const command of commands) {
+    command.exitOverride();
+    exitOverrideAll(command.commands);
+  }
 }
 
 /** Prints `error: <message> (<code>)` to stderr (the stack only with KVLINK_DEBUG=1) and returns the exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode; // commander already printed it (or it is --help/--version)
+  if (error instanceof CliExit) return error.exitCode; // the command printed its outcome
   const message = error instanceof Error ? error.message : String(error);
   const code = error instanceof KvLinkError ? ` (${error.code})` : "";
   process.stderr.write(`error: ${message}${code}\n`);

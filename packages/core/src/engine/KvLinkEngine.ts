@@ -11,12 +11,14 @@ import { cachedTokenPositions, LINK_MODES, planLink, type LinkMode, type LinkPla
 import type { DocumentKvCache, ModelFingerprint } from "../kv/DocumentKvCache.js";
 import { computeModelFingerprint } from "../model/modelFingerprint.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
-import { readModelFolder } from "../model/modelFolder.js";
+import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
 import { assertRopeRerotatable } from "../rope/assertRopeRerotatable.js";
 import type { KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
 import { RuntimeClient } from "../runtime/RuntimeClient.js";
 import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
 import type { KvCacheStore } from "../store/KvCacheStore.js";
+import { KeyvKvCacheStore } from "../store/KeyvKvCacheStore.js";
+import { KV_CACHE_DTYPES, type KvCacheDtype } from "../store/codec/kvFormat.js";
 import { ensureDefaultModel } from "../setup/ensureDefaultModel.js";
 import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
 import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
@@ -45,6 +47,15 @@ export const EngineOptionsSchema = z.strictObject({
   documentCacheBytes: z.number().int().positive().default(2 * 1024 ** 3),
   /** KVLINK_HOME for the default model. */
   home: z.string().optional(),
+  /**
+   * Open a document-cache store the engine owns (memory://, sqlite://<path>, redis://host:port): made after the
+   * model fingerprint is known, disposed with the engine. Not together with `store`.
+   */
+  storeUrl: z.string().min(1).optional(),
+  /** Tenant namespace of the `storeUrl` store. */
+  namespace: z.string().default("default"),
+  /** Storage precision of the `storeUrl` store. */
+  storeDtype: z.enum(KV_CACHE_DTYPES as unknown as [KvCacheDtype, ...KvCacheDtype[]]).default("fp16"),
 });
 export type EngineOptionsInput = z.input<typeof EngineOptionsSchema> & {
   readonly logger?: Logger;
@@ -84,6 +95,7 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly modelDir: string;
   readonly #runtime: Runtime;
   readonly #store: KvCacheStore | undefined;
+  readonly #ownsStore: boolean;
   readonly #logger: Logger;
   readonly #defaultMode: LinkMode;
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
@@ -97,6 +109,7 @@ export class KvLinkEngine implements AsyncDisposable {
     modelDir: string;
     runtime: Runtime;
     store: KvCacheStore | undefined;
+    ownsStore: boolean;
     logger: Logger;
     mode: LinkMode;
   }) {
@@ -107,6 +120,7 @@ export class KvLinkEngine implements AsyncDisposable {
     this.modelDir = init.modelDir;
     this.#runtime = init.runtime;
     this.#store = init.store;
+    this.#ownsStore = init.ownsStore;
     this.#logger = init.logger;
     this.#defaultMode = init.mode;
   }
@@ -116,14 +130,27 @@ export class KvLinkEngine implements AsyncDisposable {
     const parsed = EngineOptionsSchema.safeParse(rest);
     if (!parsed.success) throw new ConfigError(`invalid engine options: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
     const options = parsed.data;
+    if (store !== undefined && options.storeUrl !== undefined) throw new ConfigError("give either `store` or `storeUrl`, not both");
     const modelDir =
       options.model ??
       (await ensureDefaultModel({ ...(options.home ? { home: options.home } : {}), ...(onSetupProgress ? { onProgress: onSetupProgress } : {}), logger }));
     const folder = await readModelFolder(modelDir);
     assertRopeRerotatable(folder.spec.rope);
     const tokenizer = await HfTokenizer.load(modelDir);
-    const [weightsSha256, tokenizerSha256] = await Promise.all([sha256Of(folder.paths.onnxModel, folder.paths.onnxExternalData), sha256Of(folder.paths.tokenizerJson)]);
-    const fingerprint = computeModelFingerprint({ weightsSha256, tokenizerSha256, spec: folder.spec });
+    const fingerprint = await fingerprintOf(folder);
+    const ownedStore =
+      options.storeUrl === undefined
+        ? undefined
+        : await KeyvKvCacheStore.create({
+            fingerprint,
+            namespace: options.namespace,
+            url: options.storeUrl,
+            dtype: options.storeDtype,
+            geometry: { numLayers: folder.spec.numLayers, numKvHeads: folder.spec.numKvHeads, headDim: folder.spec.headDim },
+            // The runtime keeps resident document caches itself; a second in-process copy would only cost memory.
+            lruBytes: 0,
+            logger,
+          });
     const runtimeOptions = {
       modelPath: folder.paths.onnxModel,
       spec: folder.spec,
@@ -132,7 +159,13 @@ export class KvLinkEngine implements AsyncDisposable {
       documentCacheBytes: options.documentCacheBytes,
       logger,
     };
-    const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
+    let runtime: Runtime;
+    try {
+      runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
+    } catch (error) {
+      await ownedStore?.dispose();
+      throw error;
+    }
     const kv = folder.kvlinkConfig;
     const links: LinkTokenConfig = {
       numLinkTokens: kv.numLinkTokens,
@@ -141,7 +174,9 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(kv.memEndTokenId !== undefined ? { memEndTokenId: kv.memEndTokenId } : {}),
     };
     logger.info({ modelDir, signature: runtime.info.signature, numLinkTokens: links.numLinkTokens }, "engine ready");
-    return new KvLinkEngine({ spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store, logger, mode: options.mode });
+    return new KvLinkEngine({
+      spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
+    });
   }
 
   get signature(): "kvlink" | "standard" {
@@ -149,6 +184,11 @@ export class KvLinkEngine implements AsyncDisposable {
   }
   get disposed(): boolean {
     return this.#disposing !== undefined;
+  }
+
+  /** The document-cache store in use (given as `store` or opened from `storeUrl`), if any. */
+  get store(): KvCacheStore | undefined {
+    return this.#store;
   }
 
   /** Token count of a text as a document would be tokenized. */
@@ -185,7 +225,10 @@ export class KvLinkEngine implements AsyncDisposable {
   /** Answers a request over cached documents, streaming text; see GenerateRequest. */
   generate(request: GenerateRequest): GenerationStream<GenerationResult> {
     this.#ensureNotDisposed();
-    return new GenerationStream<GenerationResult>((emit) => this.#generate(request, emit));
+    return new GenerationStream<GenerationResult>((emit, cancelled) => {
+      const signal = request.signal ? AbortSignal.any([request.signal, cancelled]) : cancelled;
+      return this.#generate({ ...request, signal }, emit);
+    });
   }
 
   /**
@@ -466,17 +509,93 @@ export class KvLinkEngine implements AsyncDisposable {
   }
 
   dispose(): Promise<void> {
-    this.#disposing ??= this.#runtime.dispose();
+    this.#disposing ??= (async () => {
+      try {
+        await this.#runtime.dispose();
+      } finally {
+        if (this.#ownsStore) await this.#store?.dispose();
+      }
+    })();
     return this.#disposing;
   }
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
+  }
+
+  /**
+   * The floor of linking, for benchmarks (engine/measureTtft.ts): lays out `request` as generate() would, places
+   * its document caches in a sequence and builds the mask (untimed: `placeMs`), then times only the forward
+   * pass(es) of the fresh tokens over them (`forwardMs`), with the same positions and mask as the linked prefill.
+   */
+  async measureFloor(request: GenerateRequest): Promise<{ readonly forwardMs: number; readonly placeMs: number; readonly plan: LinkPlan }> {
+    this.#ensureNotDisposed();
+    const { plan } = await this.#prepare(request);
+    const runtime = this.#runtime;
+    const rotate = plan.mode !== "naive";
+    const fresh = plan.freshTokenIds;
+    const seq = await runtime.createSequence();
+    try {
+      let placeMs = 0;
+      let forwardMs = 0;
+      const place = async (p: LinkPlan["documents"][number]): Promise<void> => {
+        const t = performance.now();
+        await runtime.appendDocument(seq, p.key, { start: p.numRecomputed, offset: p.offset, rotate });
+        placeMs += performance.now() - t;
+      };
+      const timedForward = async (args: Parameters<Runtime["forward"]>[1]): Promise<void> => {
+        const t = performance.now();
+        await runtime.forward(seq, args);
+        forwardMs += performance.now() - t;
+      };
+      if (runtime.info.signature === "kvlink" || plan.documents.length === 0) {
+        const t = performance.now();
+        for (const p of plan.documents) await place(p);
+        const slotPositions = cachedTokenPositions(plan);
+        const mask =
+          plan.documents.length === 0
+            ? ("causal" as const)
+            : { numRows: fresh.length, numCols: slotPositions.length + fresh.length, allowed: buildPositionMask(slotPositions, plan.freshPositions) };
+        placeMs = performance.now() - t;
+        await timedForward({ inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
+        return { forwardMs, placeMs, plan };
+      }
+      // Standard signature: the same sequential causal passes as the linked prefill, only the passes timed.
+      let next = 0;
+      const runFreshUpTo = async (endPosition: number): Promise<void> => {
+        let end = next;
+        while (end < fresh.length && plan.freshPositions[end]! < endPosition) end++;
+        if (end === next) return;
+        await timedForward({ inputIds: fresh.slice(next, end), positionIds: plan.freshPositions.slice(next, end), mask: "causal", numLogitsToKeep: 1 });
+        next = end;
+      };
+      for (const p of plan.documents) {
+        await runFreshUpTo(p.offset + p.numRecomputed);
+        await place(p);
+      }
+      await runFreshUpTo(Infinity);
+      return { forwardMs, placeMs, plan };
+    } finally {
+      await runtime.disposeSequence(seq);
+    }
   }
 }
 
 function documentToBlock(cache: DocumentKvCache): KvBlock {
   const n = cache.layout.numTokens;
   return { keys: [...cache.keys], values: [...cache.values], numTokens: n, positions: Int32Array.from({ length: n }, (_, i) => i) };
+}
+
+/**
+ * The fingerprint of a model folder (weights, tokenizer, spec), as KvLinkEngine computes it, without loading the
+ * model: what a KeyvKvCacheStore needs to open that model's entries.
+ */
+export async function computeFolderFingerprint(dir: string): Promise<ModelFingerprint> {
+  return fingerprintOf(await readModelFolder(dir));
+}
+
+async function fingerprintOf(folder: ModelFolder): Promise<ModelFingerprint> {
+  const [weightsSha256, tokenizerSha256] = await Promise.all([sha256Of(folder.paths.onnxModel, folder.paths.onnxExternalData), sha256Of(folder.paths.tokenizerJson)]);
+  return computeModelFingerprint({ weightsSha256, tokenizerSha256, spec: folder.spec });
 }
 
 async function sha256Of(...paths: (string | undefined)[]): Promise<string> {

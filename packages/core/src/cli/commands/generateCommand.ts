@@ -1,8 +1,10 @@
-import { resolve } from "node:path";
 import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
-import { ConfigError } from "../../errors/KvLinkError.js";
 import { createCliLogger } from "../createCliLogger.js";
+import { interruptSignal } from "../interruptSignal.js";
+import { isVerbose, samplingFromFlags } from "../commonOptions.js";
+import { printJson } from "../printJson.js";
+import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
 
 interface GenerateFlags {
@@ -25,7 +27,7 @@ interface GenerateFlags {
 export function generateCommand(): Command {
   return new Command("generate")
     .description("generate text from a prompt (streams to stdout)")
-    .option("--model <dir>", "model folder")
+    .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
     .option("--system <text>", "system message (chat template only)")
     .option("--raw", "feed the prompt as raw text, without the chat template")
@@ -39,42 +41,32 @@ export function generateCommand(): Command {
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
     .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
     .action(async (flags: GenerateFlags, command: Command) => {
-      const verbose = command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
-      if (flags.model === undefined) throw new ConfigError("--model <dir> is required (there is no default model yet)");
-      const logger = createCliLogger(verbose);
-      await using model = await loadModel(resolve(flags.model), {
-        executionProvider: flags.executionProvider,
-        logger,
-        ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
-      });
-      const useTemplate = flags.raw !== true && model.tokenizer.chatTemplate !== undefined;
-      const messages = [...(flags.system !== undefined ? [{ role: "system", content: flags.system }] : []), { role: "user", content: flags.prompt }];
-      const abort = new AbortController();
-      const onSigint = (): void => abort.abort(new Error("interrupted"));
-      process.once("SIGINT", onSigint);
+      const logger = createCliLogger(isVerbose(command));
+      const interrupt = interruptSignal();
       try {
+        const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
+        await using model = await loadModel(modelDir, {
+          executionProvider: flags.executionProvider,
+          logger,
+          ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
+        });
+        const useTemplate = flags.raw !== true && model.tokenizer.chatTemplate !== undefined;
+        const messages = [...(flags.system !== undefined ? [{ role: "system", content: flags.system }] : []), { role: "user", content: flags.prompt }];
         const stream = model.generate({
           ...(useTemplate ? { messages } : { prompt: flags.prompt }),
-          maxTokens: flags.maxTokens,
-          ...(flags.greedy ? { greedy: true } : {}),
-          ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
-          ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
-          ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
-          ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-          signal: abort.signal,
+          ...samplingFromFlags(flags),
+          signal: interrupt.signal,
         });
         if (flags.json) {
           const result = await stream.result();
           const s = result.stats;
-          process.stdout.write(
-            `${JSON.stringify({ text: result.text, tokens: s.numGeneratedTokens, ttft_ms: s.ttftMs, tokens_per_s: s.tokensPerSecond })}\n`,
-          );
+          printJson({ text: result.text, tokens: s.numGeneratedTokens, ttft_ms: s.ttftMs, tokens_per_s: s.tokensPerSecond });
           return;
         }
         for await (const piece of stream) process.stdout.write(piece);
         process.stdout.write("\n");
       } finally {
-        process.off("SIGINT", onSigint);
+        interrupt.dispose();
       }
     });
 }

@@ -14,6 +14,8 @@ interface TinyModelFlags {
   signature: "kvlink" | "standard";
   quant: "fp32" | "q4";
   maxPositions: number;
+  linkTokens: number;
+  slots: number;
 }
 
 /** `kvlink tiny-model <dir>`: writes a deterministic random tiny model folder (tests, demos). */
@@ -31,6 +33,8 @@ export function tinyModelCommand(): Command {
     .option("--signature <sig>", "graph signature: kvlink | standard", parseChoice(["kvlink", "standard"] as const), "kvlink")
     .option("--quant <q>", "weights: fp32 | q4", parseChoice(["fp32", "q4"] as const), "fp32")
     .option("--max-positions <n>", "max_position_embeddings", parseInteger, 1024)
+    .option("--link-tokens <n>", "KVLink link tokens per document slot", parseInteger, 2)
+    .option("--slots <n>", "document slots (most documents per prompt) listed in kvlink.json", parseInteger, 8)
     .action(async (dir: string, flags: TinyModelFlags) => {
       const model = await writeTinyModel(resolve(dir), {
         layers: flags.layers,
@@ -43,6 +47,8 @@ export function tinyModelCommand(): Command {
         signature: flags.signature,
         quant: flags.quant,
         maxPositionEmbeddings: flags.maxPositions,
+        numLinkTokens: flags.linkTokens,
+        numSlots: flags.slots,
       });
       const s = model.spec;
       process.stdout.write(

@@ -1,0 +1,85 @@
+import { Command, Option } from "commander";
+import { LINK_MODES, type LinkMode } from "../link/LinkPlan.js";
+import { parseChoice, parseInteger, parseNumber } from "./parseOptions.js";
+
+/** Flags added by addModelOptions. */
+export interface ModelFlags {
+  model?: string;
+  threads?: number;
+  executionProvider: string;
+}
+
+/** Flags added by addStoreOptions (`store` is false after --no-store). */
+export interface StoreFlags {
+  store?: string | false;
+  namespace: string;
+}
+
+/** Flags added by addSamplingOptions. */
+export interface SamplingFlags {
+  maxTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export const DEFAULT_NAMESPACE = "default";
+/** Token budget of one document when files are cut into documents (precompute and ask agree, so keys match). */
+export const DEFAULT_MAX_DOC_TOKENS = 512;
+
+/** --model, --threads, --execution-provider. */
+export function addModelOptions(command: Command): Command {
+  return command
+    .option("--model <dir>", "model folder (default: the default model, set up on first use)")
+    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
+    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu");
+}
+
+/** --store, --namespace (and --no-store when `allowNone`). */
+export function addStoreOptions(command: Command, allowNone: boolean): Command {
+  command.option("--store <url>", "document-cache store: memory://, sqlite://<path>, redis://host:port (default sqlite://$KVLINK_HOME/cache.sqlite)");
+  if (allowNone) command.option("--no-store", "use no persistent store (documents are computed in this process only)");
+  return command.option("--namespace <ns>", "tenant namespace in the store", DEFAULT_NAMESPACE);
+}
+
+/** --max-tokens, --greedy, --temperature, --top-k, --top-p, --seed. */
+export function addSamplingOptions(command: Command, defaultMaxTokens: number): Command {
+  return command
+    .option("--max-tokens <n>", "most tokens to generate", parseInteger, defaultMaxTokens)
+    .option("--greedy", "pick the most likely token (no sampling)")
+    .option("--temperature <t>", "sampling temperature", parseNumber)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", parseInteger)
+    .option("--top-p <p>", "nucleus sampling mass (1 = off)", parseNumber)
+    .option("--seed <n>", "sampling seed", parseInteger);
+}
+
+/** --mode full|naive|rerotate|kvlink. */
+export function modeOption(): Option {
+  return new Option("--mode <mode>", `how documents are linked: ${LINK_MODES.join(" | ")}`).argParser(parseChoice<LinkMode>(LINK_MODES)).default("kvlink");
+}
+
+/** The sampling fields of a generate request, without undefined keys (exactOptionalPropertyTypes-safe). */
+export function samplingFromFlags(flags: SamplingFlags): {
+  maxTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+} {
+  return {
+    maxTokens: flags.maxTokens,
+    ...(flags.greedy ? { greedy: true } : {}),
+    ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+    ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+    ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+  };
+}
+
+/** Whether the command runs with the global --verbose. */
+export function isVerbose(command: Command): boolean {
+  return command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
+}

@@ -1,0 +1,29 @@
+import { KvLinkEngine } from "../engine/KvLinkEngine.js";
+import type { LinkMode } from "../link/LinkPlan.js";
+import { defaultStoreUrl } from "../store/backend/parseStoreUrl.js";
+import type { Logger } from "../util/Logger.js";
+import type { ModelFlags, StoreFlags } from "./commonOptions.js";
+import { resolveModelDir } from "./resolveModelDir.js";
+
+/** The store URL of a command: --store, none after --no-store, else the default sqlite file under KVLINK_HOME. */
+export function storeUrlFromFlags(flags: Partial<StoreFlags>): string | undefined {
+  if (flags.store === false) return undefined;
+  return flags.store ?? defaultStoreUrl();
+}
+
+/** A KvLinkEngine for a command's --model/--threads/--execution-provider/--store/--namespace flags. */
+export async function openEngine(
+  flags: ModelFlags & Partial<StoreFlags> & { mode?: LinkMode },
+  options: { readonly logger: Logger; readonly signal?: AbortSignal },
+): Promise<KvLinkEngine> {
+  const modelDir = await resolveModelDir(flags.model, options);
+  const storeUrl = storeUrlFromFlags(flags);
+  return KvLinkEngine.create({
+    model: modelDir,
+    executionProvider: flags.executionProvider,
+    ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
+    ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
+    ...(storeUrl !== undefined ? { storeUrl, namespace: flags.namespace ?? "default" } : {}),
+    logger: options.logger,
+  });
+}
