@@ -118,7 +118,17 @@ export { buildBlockMask, buildPositionMask } from "./link/buildAttentionMask.js"
 export { buildPromptLayout, documentSegmentText } from "./link/buildPromptLayout.js";
 
 // Engine
-export { KvLinkEngine, EngineOptionsSchema, type EngineOptionsInput, type LinkedPrompt } from "./engine/KvLinkEngine.js";
+export {
+  computeFolderFingerprint,
+  EngineOptionsSchema,
+  KvLinkEngine,
+  type EngineOptionsInput,
+  type LinkedPrompt,
+} from "./engine/KvLinkEngine.js";
+
+// Documents: chunking files into cacheable documents
+export { chunkDocument, type ChunkDocumentOptions, type DocumentChunk } from "./precompute/chunkDocument.js";
+export { expandDocumentPaths, TEXT_FILE_EXTENSIONS } from "./precompute/expandDocumentPaths.js";
 export type {
   ChatMessage as KvLinkChatMessage,
   DocumentInput,
