@@ -1,7 +1,16 @@
 import type { ModelSpec } from "../model/ModelSpec.js";
 import type { LayerWeights } from "../model/ModelWeights.js";
+import { InvariantError } from "../errors/KvLinkError.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
+import { addDecomposedAttention, type DecomposedAttentionMask } from "./addDecomposedAttention.js";
 import { addLinear, type Int8WeightMode } from "./addLinear.js";
+
+/**
+ * How a layer attends: ORT's Attention-23 node (past keys [B,KVH,P,D]), or the decomposed MatMul/Softmax form
+ * over past keys fed transposed [B,KVH,D,P] with no copy of the past (addDecomposedAttention.ts; "new" KV
+ * outputs only), with its once-per-graph mask values.
+ */
+export type LayerAttention = { readonly kind: "onnx" } | { readonly kind: "decomposed"; readonly mask: DecomposedAttentionMask };
 
 /** Graph values every layer reads. */
 export interface DecoderLayerInputs {
@@ -14,11 +23,12 @@ export interface DecoderLayerInputs {
   /** float32 additive mask [B,1,S,P+S]. */
   readonly attentionBias: string;
   readonly int8Weights: Int8WeightMode;
+  readonly attention: LayerAttention;
 }
 
 /** Names of the layer's cache tensors in the graph. */
 export interface DecoderLayerKv {
-  /** Inputs float32 [B,KVH,P,D]. */
+  /** Inputs float32: keys [B,KVH,P,D] ([B,KVH,D,P] for decomposed attention), values [B,KVH,P,D]. */
   readonly pastKey: string;
   readonly pastValue: string;
   /** Outputs: `present` gives Attention's concatenated [B,KVH,P+S,D]; `new` gives only the S new tokens. */
@@ -31,7 +41,8 @@ export interface DecoderLayerKv {
  * Adds one Llama block and returns the new hidden state [B,S,H]:
  * h += o(Attention(rope(q(n1)), rope(k(n1)), v(n1), bias, past)); h += down(silu(gate(n2)) · up(n2)),
  * with n1/n2 = RMSNormalization (opset 23) of h. Q/K/V stay 3-D [B,S,heads·D] for RotaryEmbedding and
- * Attention (q_num_heads/kv_num_heads do the GQA grouping); keys leave the graph post-RoPE.
+ * Attention (q_num_heads/kv_num_heads do the GQA grouping); keys leave the graph post-RoPE. Attention is
+ * Attention-23 or the decomposed form, per `inputs.attention`.
  */
 export function addDecoderLayer(
   b: OnnxGraphBuilder,
@@ -71,6 +82,55 @@ export function addDecoderLayer(
   const qRot = rope(q, spec.numHeads, `${p}.attn.q_rope`);
   const kRot = rope(k, spec.numKvHeads, `${p}.attn.k_rope`);
 
+  const qkv: LayerQkv = { prefix: p, qRot, kRot, v };
+  const attn = inputs.attention.kind === "decomposed" ? decomposedAttention(b, inputs, inputs.attention.mask, qkv, kv) : onnxAttention(b, inputs, qkv, kv);
+  const o = linear(attn, weights.o, `${p}.attn.o_proj`);
+  const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
+
+  const n2 = rmsNorm(h1, weights.postAttentionNorm, `${p}.post_attention_layernorm`);
+  const gate = linear(n2, weights.gate, `${p}.mlp.gate_proj`);
+  const up = linear(n2, weights.up, `${p}.mlp.up_proj`);
+  const silu = b.op("Mul", [gate, b.op("Sigmoid", [gate], { name: `${p}.mlp.sigmoid` })], { name: `${p}.mlp.silu` });
+  const act = b.op("Mul", [silu, up], { name: `${p}.mlp.act` });
+  const down = linear(act, weights.down, `${p}.mlp.down_proj`);
+  return b.op("Add", [h1, down], { name: `${p}.mlp.residual` });
+}
+
+/** A layer's node-name prefix and its attention inputs: post-RoPE q [B,S,H·D] and k, and v [B,S,KVH·D]. */
+interface LayerQkv {
+  readonly prefix: string;
+  readonly qRot: string;
+  readonly kRot: string;
+  readonly v: string;
+}
+
+function decomposedAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, mask: DecomposedAttentionMask, qkv: LayerQkv, kv: DecoderLayerKv): string {
+  const { prefix: p, qRot, kRot, v } = qkv;
+  if (kv.outputMode !== "new") {
+    throw new InvariantError(`layer ${p}: decomposed attention outputs only the new tokens' KV, got outputMode "${kv.outputMode}"`, {
+      details: { layer: p, outputMode: kv.outputMode },
+    });
+  }
+  const { spec } = inputs;
+  return addDecomposedAttention(b, {
+    q: qRot,
+    k: kRot,
+    v,
+    pastKeyT: kv.pastKey,
+    pastValue: kv.pastValue,
+    mask,
+    numHeads: spec.numHeads,
+    numKvHeads: spec.numKvHeads,
+    headDim: spec.headDim,
+    newKeyOutput: kv.keyOutput,
+    newValueOutput: kv.valueOutput,
+    name: `${p}.attn`,
+  });
+}
+
+function onnxAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: LayerQkv, kv: DecoderLayerKv): string {
+  const { spec } = inputs;
+  const { prefix: p, qRot, kRot, v } = qkv;
   // ORT's Attention-23 kernel insists on present outputs whenever past inputs are given, so in "new" mode
   // they are internal values nobody reads.
   const present =
@@ -99,14 +159,5 @@ export function addDecoderLayer(
     toBnsh(kRot, kv.keyOutput, `${p}.attn.new_key`);
     toBnsh(v, kv.valueOutput, `${p}.attn.new_value`);
   }
-  const o = linear(attn, weights.o, `${p}.attn.o_proj`);
-  const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
-
-  const n2 = rmsNorm(h1, weights.postAttentionNorm, `${p}.post_attention_layernorm`);
-  const gate = linear(n2, weights.gate, `${p}.mlp.gate_proj`);
-  const up = linear(n2, weights.up, `${p}.mlp.up_proj`);
-  const silu = b.op("Mul", [gate, b.op("Sigmoid", [gate], { name: `${p}.mlp.sigmoid` })], { name: `${p}.mlp.silu` });
-  const act = b.op("Mul", [silu, up], { name: `${p}.mlp.act` });
-  const down = linear(act, weights.down, `${p}.mlp.down_proj`);
-  return b.op("Add", [h1, down], { name: `${p}.mlp.residual` });
+  return attn;
 }

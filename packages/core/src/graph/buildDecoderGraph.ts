@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors/KvLinkError.js";
 import { dequantizeLinear, type ModelWeights } from "../model/ModelWeights.js";
-import { addDecoderLayer } from "./addDecoderLayer.js";
+import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
+import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
 import { addLinear, type Int8WeightMode } from "./addLinear.js";
 import { computeRopeCosSinCache } from "./computeRopeTables.js";
 import { IoNames, type GraphSignature } from "./ioNames.js";
@@ -17,11 +18,20 @@ export interface BuildDecoderGraphOptions {
   readonly maxPositions?: number;
   /** 8-bit nbits weights: fp32 MatMul (default, fast on ORT's CPU EP) or MatMulNBits. See Int8WeightMode. */
   readonly int8Weights?: Int8WeightMode;
+  /**
+   * How layers attend: "onnx" (default) = the Attention-23 node over past keys [B,KVH,P,D]; "decomposed"
+   * (kvlink signature only) = MatMul/Softmax over past keys fed transposed [B,KVH,D,P], no copy of the past per
+   * step (addDecomposedAttention.ts: faster decode at long context, slower prefill; figures there).
+   */
+  readonly attention?: AttentionImpl;
   /** Initializer bytes above which weights go to external data. Default 1.8e9. */
   readonly externalDataThresholdBytes?: number;
   /** Default "model.onnx_data". */
   readonly externalDataFileName?: string;
 }
+
+/** The attention formulation of a graph (see BuildDecoderGraphOptions.attention). */
+export type AttentionImpl = "onnx" | "decomposed";
 
 /** Symbolic dimension names of the graph inputs and outputs. */
 const Dims = {
@@ -36,7 +46,8 @@ const Dims = {
  * Builds a Llama-family ONNX decoder (opsets ai.onnx 23 + com.microsoft 1) from `weights`:
  * Gather embedding → per layer RMSNormalization, q/k/v (+ Qwen2 biases), RotaryEmbedding (HF half-split,
  * explicit position_ids, cos/sin caches from spec.rope incl. llama3/linear scaling), Attention-23 (GQA via
- * q_num_heads/kv_num_heads, float additive mask, past/present BNSH), o-proj, SwiGLU MLP → slice to the last
+ * q_num_heads/kv_num_heads, float additive mask, past/present BNSH; or, for the kvlink signature on request,
+ * the decomposed form of addDecomposedAttention.ts over transposed past keys), o-proj, SwiGLU MLP → slice to the last
  * `num_logits_to_keep` positions (0 = all) → final RMSNorm → LM head. f32 linears are MatMul over transposed
  * initializers, 4-bit linears MatMulNBits, 8-bit ones per `int8Weights`; an fp32 head is Gemm(transB) over the
  * [vocab, hidden] table, which for a tied head is the embedding initializer itself.
@@ -47,9 +58,12 @@ const Dims = {
  *   prefill 512 tokens:           Attention-23 8.4–9.4 ms · com.microsoft.GroupQueryAttention 6.5–9.3 ms
  *   decode 1 token at 1024 past:  Attention-23 0.51–0.57 ms · GroupQueryAttention 0.60–0.67 ms
  *   (outputs agree to 3.6e-7). Both are small next to the layer's MatMuls (~3.7 GFLOP per layer at 512 tokens).
- * We use Attention-23: on par overall (faster at decode, which dominates generation), standard ONNX, any additive
- * mask and any position ids, no seqlens_k/total_sequence_length inputs; GQA ANDs in its own causal mask and,
- * with past, allows S > 1 only for batch 1.
+ * Op-level figures hide the per-step cost in a whole model, where Attention-23 allocates and fills the
+ * [B,KVH,P+S,D] present copy of every layer's past each step; the decomposed form avoids that but loses at
+ * prefill (figures in addDecomposedAttention.ts). We prefer Attention-23 to GQA: on par overall (faster at
+ * decode, which dominates generation), standard ONNX, any additive mask and any position ids, no
+ * seqlens_k/total_sequence_length inputs; GQA ANDs in its own causal mask and, with past, allows S > 1 only
+ * for batch 1.
  *
  * Signatures (see ioNames.ts): "kvlink" takes position_ids and a 4D attention_bias and outputs only the new
  * tokens' post-RoPE K and V; "standard" takes Optimum's 2D attention_mask, builds the causal+padding bias
@@ -69,6 +83,15 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   const int8Weights = options.int8Weights ?? "dequantize";
   if (int8Weights !== "dequantize" && int8Weights !== "matMulNBits") {
     throw new ConfigError(`int8Weights must be "dequantize" or "matMulNBits", got ${String(int8Weights)}`, { details: { int8Weights } });
+  }
+  const attention = options.attention ?? "onnx";
+  if (attention !== "onnx" && attention !== "decomposed") {
+    throw new ConfigError(`attention must be "onnx" or "decomposed", got ${String(attention)}`, { details: { attention } });
+  }
+  if (attention === "decomposed" && signature !== "kvlink") {
+    throw new ConfigError(`attention "decomposed" needs the kvlink signature (it returns only new KV), got "${signature}"`, {
+      details: { attention, signature },
+    });
   }
   const { batch: B, seq: S, past: P, total: T } = Dims;
   const { numKvHeads: kvHeads, headDim, hiddenSize, vocabSize } = spec;
@@ -90,7 +113,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     attentionBias = addCausalPaddingBias(b, inputIds, attentionMask);
   }
   const past = Array.from({ length: spec.numLayers }, (_, i) => ({
-    key: b.addInput(IoNames.pastKey(i), "float32", [B, kvHeads, P, headDim]),
+    key: b.addInput(IoNames.pastKey(i), "float32", attention === "decomposed" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
     value: b.addInput(IoNames.pastValue(i), "float32", [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
@@ -103,7 +126,9 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   const embed = b.addInitializer("model.embed_tokens.weight", "float32", [vocabSize, hiddenSize], weights.embedTokens);
   let hidden = b.op("Gather", [embed, inputIds], { name: "model.embed_tokens", attrs: { axis: { int: 0 } } });
 
-  const layerInputs = { spec, cosCache, sinCache, positionIds, attentionBias, int8Weights };
+  const layerAttention: LayerAttention =
+    attention === "decomposed" ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) } : { kind: "onnx" };
+  const layerInputs = { spec, cosCache, sinCache, positionIds, attentionBias, int8Weights, attention: layerAttention };
   weights.layers.forEach((layer, i) => {
     const kv = past[i]!;
     hidden = addDecoderLayer(b, layerInputs, i, layer, hidden, {

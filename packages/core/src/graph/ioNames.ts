@@ -6,6 +6,8 @@
  *   inputs : input_ids int64 [B,S] · position_ids int64 [B,S] · attention_bias float32 [B,1,S,P+S]
  *            (0 = may attend, -Infinity = blocked; columns = P past tokens then the S new ones)
  *            · past_key_values.{i}.key|value float32 [B,KVH,P,D] (keys post-RoPE) · num_logits_to_keep int64 []
+ *            A graph built with `attention: "decomposed"` takes past keys transposed, [B,KVH,D,P] (same name;
+ *            values stay [B,KVH,P,D]); hosts tell the layouts apart by the declared shape of the key input.
  *   outputs: logits float32 [B,L,V] (L = num_logits_to_keep, or S when it is 0)
  *            · new_key_values.{i}.key|value float32 [B,KVH,S,D] (keys post-RoPE at position_ids)
  *

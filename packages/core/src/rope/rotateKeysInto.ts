@@ -42,6 +42,46 @@ export function rotateKeysInto(
   }
 }
 
+/**
+ * rotateKeysInto with a transposed destination: the same source tokens and rotation, written into a buffer
+ * laid out [numHeads][headDim][dstCapacity] (key j of head h, dim i at (h·headDim + i)·dstCapacity + j).
+ * The loop runs along destination rows, so writes are contiguous and reads have a constant stride.
+ */
+export function rotateKeysIntoTransposed(
+  src: Float32Array,
+  srcTokens: number,
+  srcStart: number,
+  dst: Float32Array,
+  dstCapacity: number,
+  dstStart: number,
+  count: number,
+  numHeads: number,
+  headDim: number,
+  rotation: DeltaRotation | undefined,
+): void {
+  const half = rotation?.half ?? 0;
+  for (let h = 0; h < numHeads; h++) {
+    const srcBase = (h * srcTokens + srcStart) * headDim;
+    const dstHead = h * headDim * dstCapacity + dstStart;
+    for (let i = 0; i < half; i++) {
+      const c = rotation!.cos[i]!;
+      const sn = rotation!.sin[i]!;
+      const lo = dstHead + i * dstCapacity;
+      const hi = dstHead + (i + half) * dstCapacity;
+      for (let t = 0, s = srcBase + i; t < count; t++, s += headDim) {
+        const x1 = src[s]!;
+        const x2 = src[s + half]!;
+        dst[lo + t] = x1 * c - x2 * sn;
+        dst[hi + t] = x2 * c + x1 * sn;
+      }
+    }
+    for (let i = 2 * half; i < headDim; i++) {
+      const row = dstHead + i * dstCapacity;
+      for (let t = 0, s = srcBase + i; t < count; t++, s += headDim) dst[row + t] = src[s]!;
+    }
+  }
+}
+
 /** cos/sin of delta·invFreq (computed in float64) for rotateKeysInto. */
 export interface DeltaRotation {
   readonly half: number;

@@ -8,7 +8,7 @@ import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { invariant } from "../util/invariant.js";
 import { createOrtSession } from "./createOrtSession.js";
-import { HostKvCache } from "./HostKvCache.js";
+import { HostKvCache, type KeyLayout } from "./HostKvCache.js";
 import { PresentKvCache } from "./PresentKvCache.js";
 import type {
   AppendDocumentArgs,
@@ -48,11 +48,14 @@ export class DecoderSession {
   readonly #hasLogitsToKeep: boolean;
   readonly #documents: DocumentKvLru;
   readonly #invFreq: Float64Array;
+  /** Layout of the kvlink graph's past keys (from the input's declared shape). */
+  readonly #keyLayout: KeyLayout;
   #nextSequenceId = 1;
   #queue: Promise<unknown> = Promise.resolve();
   #released = false;
 
-  private constructor(session: InferenceSession, spec: ModelSpec, info: RuntimeInfo, documentCacheBytes: number) {
+  private constructor(session: InferenceSession, spec: ModelSpec, info: RuntimeInfo, documentCacheBytes: number, keyLayout: KeyLayout) {
+    this.#keyLayout = keyLayout;
     this.#documents = new DocumentKvLru(documentCacheBytes);
     this.#invFreq = computeInvFreq(spec.rope);
     this.#session = session;
@@ -83,7 +86,8 @@ export class DecoderSession {
         executionProvider,
         numThreads,
       };
-      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3);
+      const keyLayout = signature === "kvlink" ? detectKeyLayout(session, options.spec) : "tokenMajor";
+      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, keyLayout);
     } catch (error) {
       await session.release();
       throw error;
@@ -96,7 +100,7 @@ export class DecoderSession {
       this.#sequences.set(
         id,
         this.info.signature === "kvlink"
-          ? new HostKvCache(this.#geometry, this.#spec.maxPositionEmbeddings)
+          ? new HostKvCache(this.#geometry, { maxCapacityHint: this.#spec.maxPositionEmbeddings, keyLayout: this.#keyLayout })
           : new PresentKvCache(this.#geometry),
       );
       return id as SequenceId;
@@ -242,8 +246,9 @@ export class DecoderSession {
     const capacity = cache.capacity;
     const feeds = this.#commonFeeds(valid);
     feeds[IoNames.attentionBias] = new Tensor("float32", computeKvLinkBias(valid.mask, past, capacity, numNew), [1, 1, numNew, capacity + numNew]);
+    const keyDims = cache.keyLayout === "dimMajor" ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim];
     for (let l = 0; l < numLayers; l++) {
-      feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), [1, numKvHeads, capacity, headDim]);
+      feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), keyDims);
       feeds[IoNames.pastValue(l)] = new Tensor("float32", cache.pastValues(l), [1, numKvHeads, capacity, headDim]);
     }
     const outputs = await this.#run(feeds);
@@ -332,6 +337,16 @@ function float32Output(outputs: InferenceSession.OnnxValueMapType, name: string,
   );
   const data = (tensor as Tensor).data as Float32Array;
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
+}
+
+/**
+ * The kvlink graph's past key layout from the declared shape of past_key_values.0.key: [B,KVH,D,P] (D fixed,
+ * P symbolic) is "dimMajor" (decomposed attention); anything else is taken as [B,KVH,P,D], "tokenMajor".
+ */
+function detectKeyLayout(session: InferenceSession, spec: ModelSpec): KeyLayout {
+  const meta = session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
+  const shape = meta !== undefined && meta.isTensor ? meta.shape : [];
+  return shape.length === 4 && shape[2] === spec.headDim && typeof shape[3] === "string" ? "dimMajor" : "tokenMajor";
 }
 
 /** The graph must have past inputs and KV outputs for exactly spec.numLayers layers. */

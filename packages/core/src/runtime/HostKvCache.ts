@@ -1,30 +1,51 @@
-import { rotateKeysInto, type DeltaRotation } from "../rope/rotateKeysInto.js";
+import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "../rope/rotateKeysInto.js";
 import { invariant } from "../util/invariant.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
 
-/** Slots added at least per growth, so a decode loop reallocates rarely. */
+/** Slots added per growth (rounded up to a multiple of it). */
 const GROWTH_CHUNK = 256;
 
 /**
- * Host-owned KV cache for the KVLink signature: per layer, K and V live in preallocated Float32Arrays laid out
- * [numKvHeads][capacity][headDim]. The whole buffer is fed to the graph as past [1, KVH, capacity, D] with no
- * copy (unused slots are blocked in attention_bias), and only the new tokens' KV is written back, so a decode
- * step moves O(S) KV through JS instead of the whole cache. Growth copies once per chunk.
+ * How a layer's key buffer is laid out: "tokenMajor" [KVH][capacity][D] (Attention-23 graphs' past keys
+ * [1,KVH,P,D]) or "dimMajor" [KVH][D][capacity] (decomposed-attention graphs' past keys [1,KVH,D,P]).
+ * Values are always [KVH][capacity][D].
+ */
+export type KeyLayout = "tokenMajor" | "dimMajor";
+
+export interface HostKvCacheOptions {
+  /** Caps chunked growth (e.g. max_position_embeddings), never a required size. */
+  readonly maxCapacityHint: number;
+  /** Default "tokenMajor". */
+  readonly keyLayout?: KeyLayout;
+}
+
+/**
+ * Host-owned KV cache for the KVLink signature: per layer, K and V live in preallocated Float32Arrays (keys in
+ * `keyLayout`, values [KVH][capacity][D]). The whole buffer is fed to the graph as past with capacity as P and
+ * no copy (unused slots are blocked in attention_bias), and only the new tokens' KV is written back, so a
+ * decode step moves O(S) KV through JS instead of the whole cache. Blocks in and out are [KVH, n, D].
+ *
+ * Growth is tight (+256 slots, rounded): both attention forms read every slot up to capacity each step, so a
+ * 1.5× slack costs up to 50% more past traffic per step, while one copy of the cache per 256 tokens costs
+ * about one step's worth of it (reasoned from the per-step costs in addDecomposedAttention.ts, not timed alone).
  */
 export class HostKvCache implements SequenceKv {
   readonly #geometry: KvGeometry;
   readonly #maxCapacityHint: number;
+  readonly #keyLayout: KeyLayout;
   #capacity = 0;
   #length = 0;
   #keys: Float32Array[];
   #values: Float32Array[];
   #positions = new Int32Array(0);
 
-  /** `maxCapacityHint` (e.g. max_position_embeddings) caps chunked growth, never a required size. */
-  constructor(geometry: KvGeometry, maxCapacityHint: number) {
+  /** `options` as a number is the maxCapacityHint (token-major keys). */
+  constructor(geometry: KvGeometry, options: number | HostKvCacheOptions) {
+    const opts = typeof options === "number" ? { maxCapacityHint: options } : options;
     this.#geometry = geometry;
-    this.#maxCapacityHint = maxCapacityHint;
+    this.#maxCapacityHint = opts.maxCapacityHint;
+    this.#keyLayout = opts.keyLayout ?? "tokenMajor";
     this.#keys = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
     this.#values = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
   }
@@ -34,6 +55,9 @@ export class HostKvCache implements SequenceKv {
   }
   get capacity(): number {
     return this.#capacity;
+  }
+  get keyLayout(): KeyLayout {
+    return this.#keyLayout;
   }
   get lastPosition(): number {
     return this.#length === 0 ? -1 : this.#positions[this.#length - 1]!;
@@ -46,10 +70,11 @@ export class HostKvCache implements SequenceKv {
     return { length: this.#length, lastPosition: this.lastPosition };
   }
 
-  /** The whole-capacity key buffer of `layer`, a [1, KVH, capacity, D] view for the graph's past input. */
+  /** The whole-capacity key buffer of `layer`: [1,KVH,capacity,D] (tokenMajor) or [1,KVH,D,capacity] (dimMajor). */
   pastKeys(layer: number): Float32Array {
     return this.#keys[layer]!;
   }
+  /** The whole-capacity value buffer of `layer`, [1,KVH,capacity,D]. */
   pastValues(layer: number): Float32Array {
     return this.#values[layer]!;
   }
@@ -57,23 +82,26 @@ export class HostKvCache implements SequenceKv {
   /** Makes room for `required` slots, copying the filled ones once into larger buffers. */
   ensureCapacity(required: number): void {
     if (required <= this.#capacity) return;
-    const chunked = Math.ceil(Math.max(required, this.#capacity * 1.5, this.#capacity + GROWTH_CHUNK) / GROWTH_CHUNK) * GROWTH_CHUNK;
+    const chunked = Math.ceil(Math.max(required, this.#capacity + GROWTH_CHUNK) / GROWTH_CHUNK) * GROWTH_CHUNK;
     const capacity = Math.max(required, Math.min(chunked, this.#maxCapacityHint));
     const { numLayers, numKvHeads, headDim } = this.#geometry;
-    const grow = (old: Float32Array): Float32Array => {
-      const next = new Float32Array(numKvHeads * capacity * headDim);
-      for (let h = 0; h < numKvHeads; h++) {
-        const from = h * this.#capacity * headDim;
-        next.set(old.subarray(from, from + this.#length * headDim), h * capacity * headDim);
-      }
+    // Copies `numRows` rows of `rowLength` filled elements from rows of stride oldStride to rows of newStride.
+    const grow = (old: Float32Array, numRows: number, rowLength: number, oldStride: number, newStride: number): Float32Array => {
+      const next = new Float32Array(numRows * newStride);
+      for (let r = 0; r < numRows; r++) next.set(old.subarray(r * oldStride, r * oldStride + rowLength), r * newStride);
       return next;
     };
+    const len = this.#length;
+    const cap = this.#capacity;
     for (let l = 0; l < numLayers; l++) {
-      this.#keys[l] = grow(this.#keys[l]!);
-      this.#values[l] = grow(this.#values[l]!);
+      this.#keys[l] =
+        this.#keyLayout === "dimMajor"
+          ? grow(this.#keys[l]!, numKvHeads * headDim, len, cap, capacity)
+          : grow(this.#keys[l]!, numKvHeads, len * headDim, cap * headDim, capacity * headDim);
+      this.#values[l] = grow(this.#values[l]!, numKvHeads, len * headDim, cap * headDim, capacity * headDim);
     }
     const positions = new Int32Array(capacity);
-    positions.set(this.#positions.subarray(0, this.#length));
+    positions.set(this.#positions.subarray(0, len));
     this.#positions = positions;
     this.#capacity = capacity;
   }
@@ -83,17 +111,10 @@ export class HostKvCache implements SequenceKv {
     const n = block.numTokens;
     this.ensureCapacity(this.#length + n);
     const { numLayers, numKvHeads, headDim } = this.#geometry;
-    const span = n * headDim;
+    const writeKeys = this.#keyLayout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
     for (let l = 0; l < numLayers; l++) {
-      const k = block.keys[l]!;
-      const v = block.values[l]!;
-      const dk = this.#keys[l]!;
-      const dv = this.#values[l]!;
-      for (let h = 0; h < numKvHeads; h++) {
-        const dst = (h * this.#capacity + this.#length) * headDim;
-        dk.set(k.subarray(h * span, (h + 1) * span), dst);
-        dv.set(v.subarray(h * span, (h + 1) * span), dst);
-      }
+      writeKeys(block.keys[l]!, n, 0, this.#keys[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
+      rotateKeysInto(block.values[l]!, n, 0, this.#values[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
     }
     this.#positions.set(block.positions.subarray(0, n), this.#length);
     this.#length += n;
@@ -104,8 +125,9 @@ export class HostKvCache implements SequenceKv {
     invariant(n >= 0, "document start beyond its tokens", { start, numTokens: block.numTokens });
     this.ensureCapacity(this.#length + n);
     const { numLayers, numKvHeads, headDim } = this.#geometry;
+    const writeKeys = this.#keyLayout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
     for (let l = 0; l < numLayers; l++) {
-      rotateKeysInto(block.keys[l]!, block.numTokens, start, this.#keys[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, rotation);
+      writeKeys(block.keys[l]!, block.numTokens, start, this.#keys[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, rotation);
       rotateKeysInto(block.values[l]!, block.numTokens, start, this.#values[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
     }
     for (let j = 0; j < n; j++) this.#positions[this.#length + j] = positionOffset + start + j;
@@ -116,19 +138,31 @@ export class HostKvCache implements SequenceKv {
     invariant(start >= 0 && start <= end && end <= this.#length, "read range out of bounds", { start, end, length: this.#length });
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     const n = end - start;
-    const copy = (src: Float32Array): Float32Array => {
+    const cap = this.#capacity;
+    const copyTokenMajor = (src: Float32Array): Float32Array => {
       const out = new Float32Array(numKvHeads * n * headDim);
       for (let h = 0; h < numKvHeads; h++) {
-        const from = (h * this.#capacity + start) * headDim;
+        const from = (h * cap + start) * headDim;
         out.set(src.subarray(from, from + n * headDim), h * n * headDim);
       }
       return out;
     };
+    const copyDimMajor = (src: Float32Array): Float32Array => {
+      const out = new Float32Array(numKvHeads * n * headDim);
+      for (let h = 0; h < numKvHeads; h++) {
+        for (let d = 0; d < headDim; d++) {
+          const row = (h * headDim + d) * cap + start;
+          for (let t = 0, o = h * n * headDim + d; t < n; t++, o += headDim) out[o] = src[row + t]!;
+        }
+      }
+      return out;
+    };
+    const copyKeys = this.#keyLayout === "dimMajor" ? copyDimMajor : copyTokenMajor;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < numLayers; l++) {
-      keys.push(copy(this.#keys[l]!));
-      values.push(copy(this.#values[l]!));
+      keys.push(copyKeys(this.#keys[l]!));
+      values.push(copyTokenMajor(this.#values[l]!));
     }
     return { keys, values, numTokens: n, positions: this.#positions.slice(start, end) };
   }

@@ -33,6 +33,7 @@ export class HfTokenizer implements Tokenizer {
   private constructor(tokenizerJson: JsonObject, tokenizerConfig: JsonObject, generationConfig: JsonObject, where: string) {
     this.#where = where;
     const addedTokens = readAddedTokens(tokenizerJson, where);
+    tokenizerJson = { ...tokenizerJson, pre_tokenizer: unicodeDigits(tokenizerJson["pre_tokenizer"]) };
     try {
       this.#parsing = new HfTokenizersTokenizer(tokenizerJson, tokenizerConfig);
       this.#plain = new HfTokenizersTokenizer(
@@ -200,4 +201,19 @@ function describe(value: unknown): string {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * @huggingface/tokenizers 0.2.0 builds the Digits pre-tokenizer from JS `\d` (ASCII only), while the Rust
+ * tokenizers and llama.cpp split every Unicode number (Arabic-Indic digits, ½, Ⅻ). An equivalent Split on `\p{N}`
+ * restores their behaviour, so our ids equal theirs (test/core/model/llamacpp.model.test.ts checks 10k characters).
+ */
+function unicodeDigits(preTokenizer: unknown): unknown {
+  if (preTokenizer === null || typeof preTokenizer !== "object") return preTokenizer;
+  const pt = preTokenizer as JsonObject;
+  if (pt["type"] === "Digits") {
+    return { type: "Split", pattern: { Regex: pt["individual_digits"] === true ? "\\p{N}" : "\\p{N}+" }, behavior: "Isolated", invert: false };
+  }
+  if (pt["type"] === "Sequence" && Array.isArray(pt["pretokenizers"])) return { ...pt, pretokenizers: pt["pretokenizers"].map(unicodeDigits) };
+  return pt;
 }

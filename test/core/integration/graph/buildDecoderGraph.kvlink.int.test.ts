@@ -1,15 +1,56 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../../../../packages/core/src/errors/KvLinkError.js";
+import { buildDecoderGraph, type AttentionImpl } from "../../../../packages/core/src/graph/buildDecoderGraph.js";
+import { IoNames } from "../../../../packages/core/src/graph/ioNames.js";
 import type { ModelSpec } from "../../../../packages/core/src/model/ModelSpec.js";
+import type { ModelWeights } from "../../../../packages/core/src/model/ModelWeights.js";
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
 import { tinySpec } from "../../../../packages/core/src/model/tinySpec.js";
 import { assertAllClose } from "../../../support/assertAllClose.js";
 import { causalMask, referenceForward, type ReferencePast } from "../../../support/referenceForward.js";
-import { appendKv, checkPrefill, kvlinkSession, rows, runKvLinkStep, tokenIds, type HostKv } from "./decoderHarness.js";
+import { appendKv, checkPrefill as checkPrefillWith, kvlinkSession as kvlinkSessionWith, rows, runKvLinkStep, TestSession, tokenIds, type HostKv } from "./decoderHarness.js";
 
 const ATOL = 1e-4;
 
-describe("buildDecoderGraph (kvlink signature) vs referenceForward", function () {
+for (const attention of ["decomposed", "onnx"] as const satisfies readonly AttentionImpl[]) describe(`buildDecoderGraph (kvlink signature, ${attention} attention) vs referenceForward`, function () {
   this.timeout(60_000);
+  const kvlinkSession = (weights: ModelWeights) => kvlinkSessionWith(weights, { attention });
+  const checkPrefill = (weights: ModelWeights, options: { n?: number; firstPosition?: number } = {}) =>
+    checkPrefillWith(weights, { ...options, build: { attention } });
+
+  it(`declares past keys as ${attention === "decomposed" ? "[B,KVH,D,P]" : "[B,KVH,P,D]"} and past values as [B,KVH,P,D]`, async () => {
+    const spec = tinySpec();
+    await using s = await kvlinkSession(createRandomWeights(spec, { seed: 1 }));
+    const shapeOf = (name: string) => {
+      const meta = s.session.inputMetadata.find((m) => m.name === name);
+      assert.ok(meta?.isTensor, name);
+      return meta.shape;
+    };
+    const keyShape = attention === "decomposed" ? ["batch_size", spec.numKvHeads, spec.headDim, "past_sequence_length"] : ["batch_size", spec.numKvHeads, "past_sequence_length", spec.headDim];
+    assert.deepEqual(shapeOf(IoNames.pastKey(1)), keyShape);
+    assert.deepEqual(shapeOf(IoNames.pastValue(1)), ["batch_size", spec.numKvHeads, "past_sequence_length", spec.headDim]);
+  });
+
+  it("a fully masked row among normal rows matches the reference (0 attention output, finite logits)", async () => {
+    const spec = tinySpec();
+    const weights = createRandomWeights(spec, { seed: 15 });
+    await using s = await kvlinkSession(weights);
+    const pastIds = tokenIds(4, spec.vocabSize, 2);
+    const first = await runKvLinkStep(s, spec, { inputIds: pastIds, positionIds: [0, 1, 2, 3], mask: causalMask(4) });
+    const past: HostKv = appendKv(spec, undefined, first.keys, first.values, 4);
+    const inputIds = tokenIds(3, spec.vocabSize, 8);
+    const mask = [
+      [true, true, false, true, true, false, false],
+      [false, false, false, false, false, false, false],
+      [true, true, true, true, true, true, true],
+    ];
+    const positionIds = [4, 5, 6];
+    const got = await runKvLinkStep(s, spec, { inputIds, positionIds, mask, past });
+    const refPast: ReferencePast = { keys: first.keys, values: first.values, length: 4 };
+    const ref = referenceForward(weights, { inputIds, positionIds, mask, past: refPast });
+    assert.ok(got.logits.every(Number.isFinite), "finite logits");
+    assertAllClose(got.logits, ref.logits, { atol: ATOL, what: "logits with a fully masked row" });
+  });
 
   it("prefill: logits and post-RoPE new KV match (tied head, GQA 4/2)", async () => {
     await checkPrefill(createRandomWeights(tinySpec(), { seed: 1 }));
@@ -125,5 +166,19 @@ describe("buildDecoderGraph (kvlink signature) vs referenceForward", function ()
       // KV outputs are unaffected by the logits slice.
       assertAllClose(got.keys[1]!, ref.newKeys[1]!, { atol: ATOL, what: `keys keep=${keep}` });
     }
+  });
+});
+
+describe("buildDecoderGraph attention option", () => {
+  const weights = createRandomWeights(tinySpec(), { seed: 1 });
+
+  it("defaults to Attention-23 (past keys [B,KVH,P,D]); decomposed is refused for the standard signature (ConfigError)", async () => {
+    await using s = await TestSession.create(buildDecoderGraph(weights, { signature: "kvlink" }).model);
+    const meta = s.session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
+    assert.ok(meta?.isTensor);
+    assert.equal(meta.shape[2], "past_sequence_length", "past keys not transposed by default");
+    assert.equal(meta.shape[3], weights.spec.headDim);
+    assert.throws(() => buildDecoderGraph(weights, { signature: "standard", attention: "decomposed" }), ConfigError);
+    assert.throws(() => buildDecoderGraph(weights, { signature: "kvlink", attention: "fast" as AttentionImpl }), ConfigError);
   });
 });

@@ -45,12 +45,31 @@ export interface StepResult {
 
 const i64 = (xs: readonly number[], dims: readonly number[]) => new ort.Tensor("int64", BigInt64Array.from(xs, BigInt), dims);
 
-function pastFeeds(spec: ModelSpec, past: HostKv | undefined, batch = 1): Record<string, ort.Tensor> {
+/** True when the session's past keys are declared transposed [B,KVH,D,P] (decomposed attention). */
+export function hasTransposedPastKeys(s: TestSession, spec: ModelSpec): boolean {
+  const meta = s.session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
+  return meta !== undefined && meta.isTensor && meta.shape.length === 4 && meta.shape[2] === spec.headDim && typeof meta.shape[3] === "string";
+}
+
+/** [KVH, n, D] → [KVH, D, n]. */
+export function transposeKeys(keys: Float32Array, numKvHeads: number, numTokens: number, headDim: number): Float32Array {
+  const out = new Float32Array(keys.length);
+  for (let h = 0; h < numKvHeads; h++)
+    for (let t = 0; t < numTokens; t++)
+      for (let d = 0; d < headDim; d++) out[(h * headDim + d) * numTokens + t] = keys[(h * numTokens + t) * headDim + d]!;
+  return out;
+}
+
+function pastFeeds(spec: ModelSpec, past: HostKv | undefined, options: { batch?: number; transposedKeys?: boolean } = {}): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   const length = past?.length ?? 0;
+  const batch = options.batch ?? 1;
   for (let l = 0; l < spec.numLayers; l++) {
     const dims = [batch, spec.numKvHeads, length, spec.headDim];
-    feeds[IoNames.pastKey(l)] = new ort.Tensor("float32", past?.keys[l] ?? new Float32Array(0), dims);
+    const keys = past?.keys[l] ?? new Float32Array(0);
+    feeds[IoNames.pastKey(l)] = options.transposedKeys
+      ? new ort.Tensor("float32", transposeKeys(keys, spec.numKvHeads, length, spec.headDim), [batch, spec.numKvHeads, spec.headDim, length])
+      : new ort.Tensor("float32", keys, dims);
     feeds[IoNames.pastValue(l)] = new ort.Tensor("float32", past?.values[l] ?? new Float32Array(0), dims);
   }
   return feeds;
@@ -67,7 +86,10 @@ function collect(spec: ModelSpec, out: ort.InferenceSession.OnnxValueMapType, ke
   return { logits: logits.data as Float32Array, numLogits: logits.dims[1]!, keys, values };
 }
 
-/** One KVLink-signature step; `mask[s][j]` (true = attend) becomes the 0/−Infinity attention_bias. */
+/**
+ * One KVLink-signature step; `mask[s][j]` (true = attend) becomes the 0/−Infinity attention_bias. `past` is
+ * [KVH, P, D] per layer, transposed here when the graph takes its past keys as [B,KVH,D,P].
+ */
 export async function runKvLinkStep(
   s: TestSession,
   spec: ModelSpec,
@@ -82,7 +104,7 @@ export async function runKvLinkStep(
     [IoNames.positionIds]: i64(input.positionIds, [1, S]),
     [IoNames.attentionBias]: new ort.Tensor("float32", bias, [1, 1, S, T]),
     [IoNames.numLogitsToKeep]: i64([input.numLogitsToKeep ?? 0], []),
-    ...pastFeeds(spec, input.past),
+    ...pastFeeds(spec, input.past, { transposedKeys: hasTransposedPastKeys(s, spec) }),
   };
   return collect(spec, await s.session.run(feeds), IoNames.newKey, IoNames.newValue);
 }
@@ -101,7 +123,7 @@ export async function runStandardStep(
     [IoNames.attentionMask]: i64(input.attentionMask, [batch, T]),
     [IoNames.positionIds]: i64(input.positionIds, [batch, S]),
     [IoNames.numLogitsToKeep]: i64([input.numLogitsToKeep ?? 0], []),
-    ...pastFeeds(spec, input.past, batch),
+    ...pastFeeds(spec, input.past, { batch }),
   };
   return collect(spec, await s.session.run(feeds), IoNames.presentKey, IoNames.presentValue);
 }

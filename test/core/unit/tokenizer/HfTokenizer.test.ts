@@ -99,3 +99,19 @@ describe("HfTokenizer", () => {
     assert.throws(() => HfTokenizer.fromJson(tiny.tokenizerJson, { ...tiny.tokenizerConfig, chat_template: [{ name: "a", template: "b" }] }), TokenizerError);
   });
 });
+
+describe("HfTokenizer digits", () => {
+  it("splits every Unicode number one per token, as the Rust tokenizers and llama.cpp do", async () => {
+    const { createTinyTokenizer } = await import("../../../../packages/core/src/tokenizer/createTinyTokenizer.js");
+    const { HfTokenizer } = await import("../../../../packages/core/src/tokenizer/HfTokenizer.js");
+    const tiny = createTinyTokenizer({ vocabSize: 384 });
+    const tok = HfTokenizer.fromJson(tiny.tokenizerJson, tiny.tokenizerConfig);
+    for (const text of ["x ٠١٢", "12½", "Ⅻ3"]) {
+      const ids = tok.encode(text, { specialTokens: "text" });
+      const pieces = ids.map((id) => tok.decode([id]));
+      assert.equal(pieces.join(""), text);
+      // no token holds two numeric characters
+      for (const p of pieces) assert.ok([...p].filter((c) => /\p{N}/u.test(c)).length <= 1, `token ${JSON.stringify(p)} merges numbers`);
+    }
+  });
+});
