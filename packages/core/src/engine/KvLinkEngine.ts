@@ -238,7 +238,7 @@ export class KvLinkEngine implements AsyncDisposable {
   async linkPrompt(request: GenerateRequest): Promise<LinkedPrompt> {
     this.#ensureNotDisposed();
     const prepared = await this.#prepare(request);
-    const seq = await this.#runtime.createSequence();
+    const seq = await this.#runtime.createSequence({ reserveTokens: prepared.plan.numPositions });
     try {
       const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
       return {
@@ -308,7 +308,8 @@ export class KvLinkEngine implements AsyncDisposable {
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;
-    const seq = await runtime.createSequence();
+    // KV slots for the whole prompt and the first answer tokens, allocated once (later tokens grow in chunks).
+    const seq = await runtime.createSequence({ reserveTokens: prepared.plan.numPositions + Math.min(sampling.maxTokens, 256) });
     try {
       const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
       const t3 = performance.now();
@@ -494,7 +495,7 @@ export class KvLinkEngine implements AsyncDisposable {
       );
     }
     const runtime = this.#runtime;
-    const seq = await runtime.createSequence();
+    const seq = await runtime.createSequence({ reserveTokens: tokenIds.length });
     try {
       const positions = tokenIds.map((_, i) => i);
       await runtime.forward(seq, { inputIds: tokenIds, positionIds: positions, mask: "causal", numLogitsToKeep: 1 });
@@ -533,7 +534,7 @@ export class KvLinkEngine implements AsyncDisposable {
     const runtime = this.#runtime;
     const rotate = plan.mode !== "naive";
     const fresh = plan.freshTokenIds;
-    const seq = await runtime.createSequence();
+    const seq = await runtime.createSequence({ reserveTokens: plan.numPositions });
     try {
       let placeMs = 0;
       let forwardMs = 0;

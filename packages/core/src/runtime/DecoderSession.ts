@@ -12,6 +12,7 @@ import { HostKvCache, type KeyLayout } from "./HostKvCache.js";
 import { PresentKvCache } from "./PresentKvCache.js";
 import type {
   AppendDocumentArgs,
+  CreateSequenceOptions,
   ExecutionProvider,
   ForwardArgs,
   ForwardResult,
@@ -94,15 +95,22 @@ export class DecoderSession {
     }
   }
 
-  createSequence(): Promise<SequenceId> {
+  createSequence(options: CreateSequenceOptions = {}): Promise<SequenceId> {
     return this.#enqueue(() => {
+      const reserve = options.reserveTokens ?? 0;
+      if (!Number.isInteger(reserve) || reserve < 0) {
+        throw new InvalidInputError(`createSequence: reserveTokens must be a non-negative integer, got ${reserve}`);
+      }
       const id = this.#nextSequenceId++;
-      this.#sequences.set(
-        id,
-        this.info.signature === "kvlink"
-          ? new HostKvCache(this.#geometry, { maxCapacityHint: this.#spec.maxPositionEmbeddings, keyLayout: this.#keyLayout })
-          : new PresentKvCache(this.#geometry),
-      );
+      let cache: Cache;
+      if (this.info.signature === "kvlink") {
+        const host = new HostKvCache(this.#geometry, { maxCapacityHint: this.#spec.maxPositionEmbeddings, keyLayout: this.#keyLayout });
+        if (reserve > 0) host.ensureCapacity(Math.min(reserve, this.#spec.maxPositionEmbeddings));
+        cache = host;
+      } else {
+        cache = new PresentKvCache(this.#geometry);
+      }
+      this.#sequences.set(id, cache);
       return id as SequenceId;
     });
   }

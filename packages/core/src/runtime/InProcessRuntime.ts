@@ -2,6 +2,7 @@ import { DisposedError } from "../errors/KvLinkError.js";
 import { DecoderSession } from "./DecoderSession.js";
 import type {
   AppendDocumentArgs,
+  CreateSequenceOptions,
   ForwardArgs,
   ForwardResult,
   KvBlock,
@@ -35,8 +36,8 @@ export class InProcessRuntime implements Runtime {
     return this.#disposing !== undefined;
   }
 
-  createSequence(): Promise<SequenceId> {
-    return this.#live("createSequence", () => this.#session.createSequence());
+  createSequence(options?: CreateSequenceOptions): Promise<SequenceId> {
+    return this.#live("createSequence", () => this.#session.createSequence(options));
   }
   forward(sequenceId: SequenceId, args: ForwardArgs): Promise<ForwardResult> {
     return this.#live("forward", () => this.#session.forward(sequenceId, args));

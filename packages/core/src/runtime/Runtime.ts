@@ -22,6 +22,10 @@ export interface RuntimeOptions {
   readonly documentCacheBytes?: number;
 }
 
+export interface CreateSequenceOptions {
+  readonly reserveTokens?: number;
+}
+
 /** Where a resident document goes in a sequence (appendDocument). */
 export interface AppendDocumentArgs {
   /** First document token to place (tokens before it were recomputed fresh); default 0. */
@@ -100,7 +104,11 @@ export interface RuntimeInfo {
 export interface Runtime extends AsyncDisposable {
   readonly info: RuntimeInfo;
   readonly disposed: boolean;
-  createSequence(): Promise<SequenceId>;
+  /**
+   * A new, empty sequence. `reserveTokens` preallocates KV slots for that many tokens, so placing documents and
+   * prefilling copy nothing twice (slots beyond it grow in chunks).
+   */
+  createSequence(options?: CreateSequenceOptions): Promise<SequenceId>;
   forward(sequenceId: SequenceId, args: ForwardArgs): Promise<ForwardResult>;
   /**
    * Places precomputed KV into the next slots (KVLink linking). The block is copied unless

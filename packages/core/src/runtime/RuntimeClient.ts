@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from "../util/Logger.js";
 import { kvBlockBuffers, type RuntimeOp, type RuntimeOps, type RuntimeRequest, type RuntimeResponse, type WorkerInit } from "./protocol.js";
 import type {
   AppendDocumentArgs,
+  CreateSequenceOptions,
   ForwardArgs,
   ForwardResult,
   KvBlock,
@@ -140,8 +141,8 @@ export class RuntimeClient implements Runtime {
     return this.#disposing !== undefined;
   }
 
-  createSequence(): Promise<SequenceId> {
-    return this.#call("createSequence", {});
+  createSequence(options: CreateSequenceOptions = {}): Promise<SequenceId> {
+    return this.#call("createSequence", options);
   }
   forward(sequenceId: SequenceId, forward: ForwardArgs): Promise<ForwardResult> {
     return this.#call("forward", { sequenceId, forward });

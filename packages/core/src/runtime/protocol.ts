@@ -2,6 +2,7 @@ import type { WireError } from "../errors/wire.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import type {
   AppendDocumentArgs,
+  CreateSequenceOptions,
   ExecutionProvider,
   ForwardArgs,
   ForwardResult,
@@ -22,7 +23,7 @@ export interface WorkerInit {
 
 /** Each operation, tied to its arguments and its result, so neither side casts. */
 export interface RuntimeOps {
-  createSequence: { args: Record<string, never>; result: SequenceId };
+  createSequence: { args: CreateSequenceOptions; result: SequenceId };
   forward: { args: { sequenceId: SequenceId; forward: ForwardArgs }; result: ForwardResult };
   appendKv: { args: { sequenceId: SequenceId; block: KvBlock }; result: SequenceStatus };
   putDocument: { args: { key: string; block: KvBlock }; result: null };

@@ -20,7 +20,7 @@ function forwardBuffers(result: ForwardResult): ArrayBuffer[] {
 async function handle(session: DecoderSession, request: RuntimeRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (request.op) {
     case "createSequence":
-      return { result: await session.createSequence(), transfer: [] };
+      return { result: await session.createSequence(request.args), transfer: [] };
     case "forward": {
       const result = await session.forward(request.args.sequenceId, request.args.forward);
       return { result, transfer: forwardBuffers(result) };
