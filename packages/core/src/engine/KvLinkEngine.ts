@@ -75,6 +75,8 @@ export interface LinkedPrompt {
   readonly docTokensComputedNow: number;
 }
 
+const MAX_REMEMBERED_DOCUMENTS = 4096;
+
 interface DocumentEntry {
   readonly key: string;
   readonly tokenIds: readonly number[];
@@ -99,6 +101,8 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #defaultMode: LinkMode;
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
+  /** Document text → tokens and key, least recently used first (tokenizing 5k tokens costs ~40 ms per request). */
+  readonly #textToEntry = new Map<string, DocumentEntry>();
   #disposing: Promise<void> | undefined;
 
   private constructor(init: {
@@ -441,13 +445,23 @@ export class KvLinkEngine implements AsyncDisposable {
     return { text, tokenIds: generated, finishReason, stats };
   }
 
+  /** Tokens and cache key of a document text; recently seen texts are not tokenized again. */
   #documentEntry(text: string): DocumentEntry {
     if (typeof text !== "string") throw new InvalidInputError(`a document must be a string, got ${typeof text}`);
+    const known = this.#textToEntry.get(text);
+    if (known !== undefined) {
+      this.#textToEntry.delete(text);
+      this.#textToEntry.set(text, known);
+      return known;
+    }
     const tokenIds = this.tokenizer.encode(documentSegmentText(text), { specialTokens: "text" });
     const h = createHash("sha256");
     h.update(this.fingerprint);
     h.update(Buffer.from(Int32Array.from(tokenIds).buffer));
-    return { key: h.digest("hex"), tokenIds };
+    const entry = { key: h.digest("hex"), tokenIds };
+    this.#textToEntry.set(text, entry);
+    if (this.#textToEntry.size > MAX_REMEMBERED_DOCUMENTS) this.#textToEntry.delete(this.#textToEntry.keys().next().value!);
+    return entry;
   }
 
   /** Makes a document's cache resident in the runtime: memory, else the store, else computed (once). */

@@ -4,6 +4,7 @@ import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatErro
 import { computeInvFreq } from "../rope/computeInvFreq.js";
 import { deltaRotation } from "../rope/rotateKeysInto.js";
 import { DocumentKvLru } from "./DocumentKvLru.js";
+import { Float32Pool } from "./Float32Pool.js";
 import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { invariant } from "../util/invariant.js";
@@ -48,6 +49,8 @@ export class DecoderSession {
   readonly #sequences = new Map<number, Cache>();
   readonly #hasLogitsToKeep: boolean;
   readonly #documents: DocumentKvLru;
+  /** Slot buffers of finished sequences, reused by new ones (1 GiB at most). */
+  readonly #slotPool = new Float32Pool(1024 ** 3);
   readonly #invFreq: Float64Array;
   /** Layout of the kvlink graph's past keys (from the input's declared shape). */
   readonly #keyLayout: KeyLayout;
@@ -104,7 +107,11 @@ export class DecoderSession {
       const id = this.#nextSequenceId++;
       let cache: Cache;
       if (this.info.signature === "kvlink") {
-        const host = new HostKvCache(this.#geometry, { maxCapacityHint: this.#spec.maxPositionEmbeddings, keyLayout: this.#keyLayout });
+        const host = new HostKvCache(this.#geometry, {
+          maxCapacityHint: this.#spec.maxPositionEmbeddings,
+          keyLayout: this.#keyLayout,
+          pool: this.#slotPool,
+        });
         if (reserve > 0) host.ensureCapacity(Math.min(reserve, this.#spec.maxPositionEmbeddings));
         cache = host;
       } else {
@@ -201,6 +208,8 @@ export class DecoderSession {
 
   disposeSequence(sequenceId: SequenceId): Promise<void> {
     return this.#enqueue(() => {
+      const cache = this.#sequences.get(sequenceId);
+      if (cache instanceof HostKvCache) cache.release();
       this.#sequences.delete(sequenceId);
     });
   }
@@ -215,6 +224,7 @@ export class DecoderSession {
     );
     this.#sequences.clear();
     this.#documents.clear();
+    this.#slotPool.clear();
     return done;
   }
 

@@ -1,3 +1,4 @@
+import type { Float32Pool } from "./Float32Pool.js";
 import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "../rope/rotateKeysInto.js";
 import { invariant } from "../util/invariant.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
@@ -18,6 +19,8 @@ export interface HostKvCacheOptions {
   readonly maxCapacityHint: number;
   /** Default "tokenMajor". */
   readonly keyLayout?: KeyLayout;
+  /** Where slot buffers come from and go back to (reuse across sequences); default: plain allocation. */
+  readonly pool?: Float32Pool;
 }
 
 /**
@@ -34,6 +37,7 @@ export class HostKvCache implements SequenceKv {
   readonly #geometry: KvGeometry;
   readonly #maxCapacityHint: number;
   readonly #keyLayout: KeyLayout;
+  readonly #pool: Float32Pool | undefined;
   #capacity = 0;
   #length = 0;
   #keys: Float32Array[];
@@ -46,6 +50,7 @@ export class HostKvCache implements SequenceKv {
     this.#geometry = geometry;
     this.#maxCapacityHint = opts.maxCapacityHint;
     this.#keyLayout = opts.keyLayout ?? "tokenMajor";
+    this.#pool = opts.pool;
     this.#keys = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
     this.#values = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
   }
@@ -87,8 +92,9 @@ export class HostKvCache implements SequenceKv {
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     // Copies `numRows` rows of `rowLength` filled elements from rows of stride oldStride to rows of newStride.
     const grow = (old: Float32Array, numRows: number, rowLength: number, oldStride: number, newStride: number): Float32Array => {
-      const next = new Float32Array(numRows * newStride);
+      const next = this.#pool ? this.#pool.take(numRows * newStride) : new Float32Array(numRows * newStride);
       for (let r = 0; r < numRows; r++) next.set(old.subarray(r * oldStride, r * oldStride + rowLength), r * newStride);
+      this.#pool?.give(old);
       return next;
     };
     const len = this.#length;
@@ -132,6 +138,15 @@ export class HostKvCache implements SequenceKv {
     }
     for (let j = 0; j < n; j++) this.#positions[this.#length + j] = positionOffset + start + j;
     this.#length += n;
+  }
+
+  /** Hands the slot buffers back to the pool; the cache is empty afterwards. */
+  release(): void {
+    for (const a of [...this.#keys, ...this.#values]) this.#pool?.give(a);
+    this.#keys = this.#keys.map(() => new Float32Array(0));
+    this.#values = this.#values.map(() => new Float32Array(0));
+    this.#capacity = 0;
+    this.#length = 0;
   }
 
   read(start: number, end: number): KvBlock {
