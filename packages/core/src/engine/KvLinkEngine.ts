@@ -13,7 +13,7 @@ import { computeModelFingerprint } from "../model/modelFingerprint.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
 import { assertRopeRerotatable } from "../rope/assertRopeRerotatable.js";
-import type { KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
+import type { ForwardArgs, KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
 import { RuntimeClient } from "../runtime/RuntimeClient.js";
 import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
 import type { KvCacheStore } from "../store/KvCacheStore.js";
@@ -332,25 +332,38 @@ export class KvLinkEngine implements AsyncDisposable {
   }
 
   /** Places document caches and runs the fresh tokens; returns the last position's logits. */
-  async #prefill(seq: SequenceId, plan: LinkPlan): Promise<{ logits: Float32Array; linkMs: number }> {
+  /**
+   * Places document caches and runs the fresh tokens; returns the last position's logits, the time spent placing
+   * caches (linkMs) and the time spent in forward passes (forwardMs: the floor linking cannot avoid).
+   */
+  async #prefill(seq: SequenceId, plan: LinkPlan): Promise<{ logits: Float32Array; linkMs: number; forwardMs: number }> {
     const runtime = this.#runtime;
     const rotate = plan.mode !== "naive";
     let linkMs = 0;
+    let forwardMs = 0;
     const place = async (placement: LinkPlan["documents"][number]): Promise<void> => {
       const t = performance.now();
       await runtime.appendDocument(seq, placement.key, { start: placement.numRecomputed, offset: placement.offset, rotate });
       linkMs += performance.now() - t;
     };
+    const forward = async (args: ForwardArgs): Promise<Float32Array> => {
+      const t = performance.now();
+      const out = await runtime.forward(seq, args);
+      forwardMs += performance.now() - t;
+      return out.logits;
+    };
     const fresh = plan.freshTokenIds;
     if (runtime.info.signature === "kvlink" || plan.documents.length === 0) {
       for (const placement of plan.documents) await place(placement);
+      const t = performance.now();
       const slotPositions = cachedTokenPositions(plan);
       const mask =
         plan.documents.length === 0
           ? ("causal" as const)
           : { numRows: fresh.length, numCols: slotPositions.length + fresh.length, allowed: buildPositionMask(slotPositions, plan.freshPositions) };
-      const out = await runtime.forward(seq, { inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
-      return { logits: out.logits, linkMs };
+      linkMs += performance.now() - t;
+      const logits = await forward({ inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
+      return { logits, linkMs, forwardMs };
     }
     // Standard signature: sequential causal passes in position order give the same result.
     let next = 0;
@@ -359,13 +372,12 @@ export class KvLinkEngine implements AsyncDisposable {
       let end = next;
       while (end < fresh.length && plan.freshPositions[end]! < endPosition) end++;
       if (end === next) return;
-      const out = await runtime.forward(seq, {
+      logits = await forward({
         inputIds: fresh.slice(next, end),
         positionIds: plan.freshPositions.slice(next, end),
         mask: "causal",
         numLogitsToKeep: 1,
       });
-      logits = out.logits;
       next = end;
     };
     for (const placement of plan.documents) {
@@ -376,7 +388,7 @@ export class KvLinkEngine implements AsyncDisposable {
     if (logits === undefined || next !== fresh.length) {
       throw new InvalidInputError("the prompt must end with fresh tokens (a question or a generation prompt) after the last document");
     }
-    return { logits, linkMs };
+    return { logits, linkMs, forwardMs };
   }
 
   async #decode(
@@ -538,59 +550,18 @@ export class KvLinkEngine implements AsyncDisposable {
   }
 
   /**
-   * The floor of linking, for benchmarks (engine/measureTtft.ts): lays out `request` as generate() would, places
-   * its document caches in a sequence and builds the mask (untimed: `placeMs`), then times only the forward
-   * pass(es) of the fresh tokens over them (`forwardMs`), with the same positions and mask as the linked prefill.
+   * The floor for a request: lays out and places the caches like generate(), then reports the time of the
+   * fresh-token forward pass(es) alone (forwardMs) apart from placing the caches (placeMs).
    */
   async measureFloor(request: GenerateRequest): Promise<{ readonly forwardMs: number; readonly placeMs: number; readonly plan: LinkPlan }> {
     this.#ensureNotDisposed();
     const { plan } = await this.#prepare(request);
-    const runtime = this.#runtime;
-    const rotate = plan.mode !== "naive";
-    const fresh = plan.freshTokenIds;
-    const seq = await runtime.createSequence({ reserveTokens: plan.numPositions });
+    const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions });
     try {
-      let placeMs = 0;
-      let forwardMs = 0;
-      const place = async (p: LinkPlan["documents"][number]): Promise<void> => {
-        const t = performance.now();
-        await runtime.appendDocument(seq, p.key, { start: p.numRecomputed, offset: p.offset, rotate });
-        placeMs += performance.now() - t;
-      };
-      const timedForward = async (args: Parameters<Runtime["forward"]>[1]): Promise<void> => {
-        const t = performance.now();
-        await runtime.forward(seq, args);
-        forwardMs += performance.now() - t;
-      };
-      if (runtime.info.signature === "kvlink" || plan.documents.length === 0) {
-        const t = performance.now();
-        for (const p of plan.documents) await place(p);
-        const slotPositions = cachedTokenPositions(plan);
-        const mask =
-          plan.documents.length === 0
-            ? ("causal" as const)
-            : { numRows: fresh.length, numCols: slotPositions.length + fresh.length, allowed: buildPositionMask(slotPositions, plan.freshPositions) };
-        placeMs = performance.now() - t;
-        await timedForward({ inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
-        return { forwardMs, placeMs, plan };
-      }
-      // Standard signature: the same sequential causal passes as the linked prefill, only the passes timed.
-      let next = 0;
-      const runFreshUpTo = async (endPosition: number): Promise<void> => {
-        let end = next;
-        while (end < fresh.length && plan.freshPositions[end]! < endPosition) end++;
-        if (end === next) return;
-        await timedForward({ inputIds: fresh.slice(next, end), positionIds: plan.freshPositions.slice(next, end), mask: "causal", numLogitsToKeep: 1 });
-        next = end;
-      };
-      for (const p of plan.documents) {
-        await runFreshUpTo(p.offset + p.numRecomputed);
-        await place(p);
-      }
-      await runFreshUpTo(Infinity);
-      return { forwardMs, placeMs, plan };
+      const { linkMs, forwardMs } = await this.#prefill(seq, plan);
+      return { forwardMs, placeMs: linkMs, plan };
     } finally {
-      await runtime.disposeSequence(seq);
+      await this.#runtime.disposeSequence(seq);
     }
   }
 }
