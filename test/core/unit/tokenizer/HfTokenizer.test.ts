@@ -106,7 +106,7 @@ describe("HfTokenizer digits", () => {
     const { HfTokenizer } = await import("../../../../packages/core/src/tokenizer/HfTokenizer.js");
     // ٠ = U+0660 = D9 A0, ١ = U+0661 = D9 A1 in UTF-8; merges that would fuse "٠١" into one token unless the
     // digits are pre-split.
-    const [d9, a0, a1] = [0xd9, 0xa0, 0xa1].map((b) => BYTE_LEVEL_ALPHABET[b]!);
+    const [d9, a0, a1] = [0xd9, 0xa0, 0xa1].map((b) => BYTE_LEVEL_ALPHABET[b]!) as [string, string, string];
     const vocab: Record<string, number> = {};
     BYTE_LEVEL_ALPHABET.forEach((ch, i) => (vocab[ch] = i));
     vocab[d9 + a0] = 256;
