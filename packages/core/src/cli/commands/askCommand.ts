@@ -45,6 +45,7 @@ export function askCommand(): Command {
   addModelOptions(command);
   addStoreOptions(command, true);
   addSamplingOptions(command, 128);
+  command.addHelpText("after", "\nAnswers are greedy unless --temperature, --top-k, --top-p or --seed is given.");
   return command.action(async (flags: AskFlags, cmd: Command) => {
     const logger = createCliLogger(isVerbose(cmd));
     const interrupt = interruptSignal();
@@ -60,6 +61,10 @@ export function askCommand(): Command {
         ...(flags.system !== undefined ? { system: flags.system } : {}),
         mode: flags.mode,
         ...samplingFromFlags(flags),
+        // An answer over documents is greedy unless a sampling option asks otherwise.
+        ...(flags.temperature === undefined && flags.topK === undefined && flags.topP === undefined && flags.seed === undefined
+          ? { greedy: true }
+          : {}),
         signal: interrupt.signal,
       });
       if (flags.json) {
