@@ -3,7 +3,7 @@ import { dequantizeLinear, type ModelWeights } from "../model/ModelWeights.js";
 import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
 import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
 import { addLinear, type Int8WeightMode } from "./addLinear.js";
-import { computeRopeCosSinCache } from "./computeRopeTables.js";
+import { cosSinTable } from "../rope/cosSinTable.js";
 import { IoNames, type GraphSignature } from "./ioNames.js";
 import { OnnxGraphBuilder, type BuiltModel } from "./OnnxGraphBuilder.js";
 import { validateModelWeights } from "./validateModelWeights.js";
@@ -118,7 +118,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
 
-  const { cos, sin } = computeRopeCosSinCache(spec.rope, maxPositions);
+  const { cos, sin } = cosSinTable(spec.rope, Int32Array.from({ length: maxPositions }, (_, p) => p));
   const half = spec.rope.rotaryDim / 2;
   const cosCache = b.addInitializer("rope.cos_cache", "float32", [maxPositions, half], cos);
   const sinCache = b.addInitializer("rope.sin_cache", "float32", [maxPositions, half], sin);

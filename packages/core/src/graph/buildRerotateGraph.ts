@@ -1,6 +1,6 @@
 import { UnsupportedModelError } from "../errors/KvLinkError.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
-import { computeRopeInvFreq } from "./computeRopeTables.js";
+import { computeInvFreq } from "../rope/computeInvFreq.js";
 import { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 
 /** I/O names of the re-rotation graph. */
@@ -25,7 +25,7 @@ export const RerotateIoNames = {
  * the same rotation can run in TypeScript.
  */
 export function buildRerotateGraph(spec: ModelSpec): Uint8Array {
-  const invFreq = computeRopeInvFreq(spec.rope);
+  const invFreq = computeInvFreq(spec.rope);
   const { numKvHeads, headDim } = spec;
   if (spec.rope.rotaryDim > headDim) {
     throw new UnsupportedModelError(`rope.rotaryDim (${spec.rope.rotaryDim}) exceeds headDim (${headDim})`, {
