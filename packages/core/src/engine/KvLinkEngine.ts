@@ -490,26 +490,26 @@ export class KvLinkEngine implements AsyncDisposable {
     if (entry.tokenIds.length === 0) return "memory";
     const [resident] = await runtime.hasDocuments([entry.key]);
     if (resident) return "memory";
-    if (this.#store) {
-      const cached = await this.#store.get(entry.tokenIds);
-      if (cached) {
-        // The store shares its arrays with its LRU: copy (no transfer).
-        await runtime.putDocument(entry.key, documentToBlock(cached), { transfer: false });
-        return "store";
-      }
+    const store = this.#store;
+    if (store === undefined) {
+      await runtime.putDocument(entry.key, await this.#computeDocumentKv(entry.tokenIds), { transfer: true });
+      return "computed";
     }
-    const block = await this.#computeDocumentKv(entry.tokenIds);
-    if (this.#store) {
-      await this.#store.set({
+    // Through the store, a computed cache comes back as it decodes from its stored dtype, so this process uses the
+    // same values as every process that later loads it (the answer does not depend on who computed the document).
+    const { cache, source } = await store.getOrCompute(entry.tokenIds, async () => {
+      const block = await this.#computeDocumentKv(entry.tokenIds);
+      return {
         fingerprint: this.fingerprint,
         tokenIds: Int32Array.from(entry.tokenIds),
         layout: { numLayers: this.spec.numLayers, numKvHeads: this.spec.numKvHeads, numTokens: block.numTokens, headDim: this.spec.headDim },
         keys: block.keys,
         values: block.values,
-      });
-    }
-    await runtime.putDocument(entry.key, block, { transfer: true });
-    return "computed";
+      };
+    });
+    // The store may share these arrays with its LRU and other callers: copy (no transfer).
+    await runtime.putDocument(entry.key, documentToBlock(cache), { transfer: false });
+    return source === "computed" ? "computed" : "store";
   }
 
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
