@@ -11,7 +11,7 @@
 import { InvalidInputError } from "../../packages/core/src/errors/KvLinkError.js";
 import type { RopeSpec } from "../../packages/core/src/model/ModelSpec.js";
 import { dequantizeLinear } from "../../packages/core/src/model/ModelWeights.js";
-import type { LinearWeight, ModelWeights } from "../../packages/core/src/model/ModelWeights.js";
+import type { LinearWeight, LoraBranch, ModelWeights } from "../../packages/core/src/model/ModelWeights.js";
 
 export interface ReferencePast {
   /** Per layer [numKvHeads, length, headDim], post-RoPE. */
@@ -65,7 +65,10 @@ export function referenceForward(weights: ModelWeights, input: ReferenceInput): 
   let x = new Float64Array(S * H);
   for (let s = 0; s < S; s++) {
     const id = input.inputIds[s]!;
-    for (let c = 0; c < H; c++) x[s * H + c] = weights.embedTokens[id * H + c]!;
+    // ids ≥ vocabSize are extra input-only rows (trained link tokens).
+    const table = id < V ? weights.embedTokens : weights.extraEmbeddings!;
+    const row = id < V ? id : id - V;
+    for (let c = 0; c < H; c++) x[s * H + c] = table[row * H + c]!;
   }
 
   const newKeys: Float32Array[] = [];
@@ -73,9 +76,9 @@ export function referenceForward(weights: ModelWeights, input: ReferenceInput): 
   for (let l = 0; l < numLayers; l++) {
     const layer = weights.layers[l]!;
     const n1 = rmsNorm(x, S, H, layer.inputNorm, spec.rmsNormEps);
-    const q = linear(n1, S, layer.q, layer.qBias);
-    const k = linear(n1, S, layer.k, layer.kBias);
-    const v = linear(n1, S, layer.v, layer.vBias);
+    const q = linear(n1, S, layer.q, layer.qBias, layer.lora?.q);
+    const k = linear(n1, S, layer.k, layer.kBias, layer.lora?.k);
+    const v = linear(n1, S, layer.v, layer.vBias, layer.lora?.v);
     applyRope(q, S, numHeads, D, input.positionIds, invFreq, spec.rope.rotaryDim);
     applyRope(k, S, numKvHeads, D, input.positionIds, invFreq, spec.rope.rotaryDim);
 
@@ -144,18 +147,18 @@ export function referenceForward(weights: ModelWeights, input: ReferenceInput): 
         }
       }
     }
-    const o = linear(attn, S, layer.o);
+    const o = linear(attn, S, layer.o, undefined, layer.lora?.o);
     const h = new Float64Array(S * H);
     for (let i = 0; i < S * H; i++) h[i] = x[i]! + o[i]!;
 
     const n2 = rmsNorm(h, S, H, layer.postAttentionNorm, spec.rmsNormEps);
-    const gate = linear(n2, S, layer.gate);
-    const up = linear(n2, S, layer.up);
+    const gate = linear(n2, S, layer.gate, undefined, layer.lora?.gate);
+    const up = linear(n2, S, layer.up, undefined, layer.lora?.up);
     for (let i = 0; i < gate.length; i++) {
       const g = gate[i]!;
       gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
     }
-    const down = linear(gate, S, layer.down);
+    const down = linear(gate, S, layer.down, undefined, layer.lora?.down);
     x = new Float64Array(S * H);
     for (let i = 0; i < S * H; i++) x[i] = h[i]! + down[i]!;
   }
@@ -249,8 +252,8 @@ function dense(w: LinearWeight): Float32Array {
   return d;
 }
 
-/** y[S, out] = x[S, in] · Wᵀ (+ b), accumulated in float64. */
-function linear(x: Float64Array, S: number, w: LinearWeight, bias?: Float32Array): Float64Array {
+/** y[S, out] = x[S, in] · Wᵀ (+ b) (+ scale · (x·Aᵀ)·Bᵀ for a LoRA branch), accumulated in float64. */
+function linear(x: Float64Array, S: number, w: LinearWeight, bias?: Float32Array, lora?: LoraBranch): Float64Array {
   const { outFeatures: N, inFeatures: K } = w;
   if (x.length !== S * K) {
     throw new InvalidInputError(`referenceForward: linear input has ${x.length} values, expected ${S}×${K}`);
@@ -264,6 +267,21 @@ function linear(x: Float64Array, S: number, w: LinearWeight, bias?: Float32Array
       const xOff = s * K;
       for (let c = 0; c < K; c++) acc += x[xOff + c]! * W[wOff + c]!;
       y[s * N + r] = acc;
+    }
+  }
+  if (lora === undefined) return y;
+  const R = lora.rank;
+  for (let s = 0; s < S; s++) {
+    const down = new Float64Array(R);
+    for (let r = 0; r < R; r++) {
+      let acc = 0;
+      for (let c = 0; c < K; c++) acc += x[s * K + c]! * lora.a[r * K + c]!;
+      down[r] = acc;
+    }
+    for (let o = 0; o < N; o++) {
+      let acc = 0;
+      for (let r = 0; r < R; r++) acc += down[r]! * lora.b[o * R + r]!;
+      y[s * N + o] = y[s * N + o]! + lora.scale * acc;
     }
   }
   return y;
@@ -301,8 +319,9 @@ function validate(weights: ModelWeights, input: ReferenceInput, S: number, P: nu
     throw new InvalidInputError(`${where}: positionIds has ${input.positionIds.length} entries, inputIds ${S}`);
   }
   input.inputIds.forEach((id, s) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V) {
-      throw new InvalidInputError(`${where}: inputIds[${s}] = ${id} is outside [0, ${V})`);
+    const numIds = V + (weights.extraEmbeddings === undefined ? 0 : weights.extraEmbeddings.length / H);
+    if (!Number.isInteger(id) || id < 0 || id >= numIds) {
+      throw new InvalidInputError(`${where}: inputIds[${s}] = ${id} is outside [0, ${numIds})`);
     }
   });
   input.positionIds.forEach((p, s) => {

@@ -1,13 +1,17 @@
-import { readFile, stat } from "node:fs/promises";
+import { copyFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { buildDecoderGraph } from "../graph/buildDecoderGraph.js";
 import type { GraphSignature } from "../graph/ioNames.js";
-import { writeModelFolder, type ModelFolderPaths } from "../model/modelFolder.js";
+import { NO_KVLINK_CONFIG, writeModelFolder, type ModelFolderPaths } from "../model/modelFolder.js";
 import type { ModelWeights } from "../model/ModelWeights.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import type { ConvertQuant } from "./ggufTensorToLinear.js";
 import { loadGgufWeights } from "./loadGgufWeights.js";
+import { applyLoraAdapter, loadLoraAdapter } from "./loadLoraAdapter.js";
+
+/** File name of the converted-in LoRA adapter inside a model folder. */
+export const ADAPTER_FILE_NAME = "adapter.safetensors";
 import { loadSafetensorsWeights } from "./loadSafetensorsWeights.js";
 
 export interface ConvertProgress {
@@ -23,6 +27,12 @@ export interface ConvertModelOptions {
   readonly onProgress?: (progress: ConvertProgress) => void;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * A PEFT-style LoRA adapter (.safetensors) to convert with the model: its branches run beside the base
+   * weights (graph/addLinear.ts), its extra embedding rows become input-only token ids, and its `kvlink`
+   * metadata (link tokens) becomes kvlink.json; the file is copied into the folder.
+   */
+  readonly adapter?: string;
 }
 
 /**
@@ -67,6 +77,11 @@ export async function convertModel(input: string, outDir: string, options: Conve
   }
   logger.info({ input, quant: options.quant, ms: Date.now() - started, numLayers: weights.spec.numLayers }, "weights loaded");
   options.signal?.throwIfAborted();
+  const adapter = options.adapter === undefined ? undefined : await loadLoraAdapter(options.adapter);
+  if (adapter !== undefined) {
+    weights = applyLoraAdapter(weights, adapter);
+    logger.info({ adapter: adapter.path, rank: adapter.rank, numExtraEmbeddings: weights.spec.numExtraEmbeddings ?? 0 }, "LoRA adapter applied");
+  }
 
   report({ phase: "write", done: 0, total: 2 });
   const built = buildDecoderGraph(weights, { signature: options.signature });
@@ -82,7 +97,11 @@ export async function convertModel(input: string, outDir: string, options: Conve
     tokenizerJson,
     tokenizerConfig,
     generationConfig,
+    ...(adapter !== undefined && {
+      kvlink: { ...(adapter.kvlink ?? NO_KVLINK_CONFIG), adapter: { file: ADAPTER_FILE_NAME, sha256: adapter.sha256 } },
+    }),
   });
+  if (adapter !== undefined) await copyFile(adapter.path, join(outDir, ADAPTER_FILE_NAME));
   report({ phase: "write", done: 2, total: 2 });
   logger.info({ outDir, signature: options.signature, modelBytes: built.model.byteLength, ms: Date.now() - started }, "model folder written");
   return paths;

@@ -1,5 +1,5 @@
 import type { ModelSpec } from "../model/ModelSpec.js";
-import type { LayerWeights } from "../model/ModelWeights.js";
+import type { LayerWeights, LoraTarget } from "../model/ModelWeights.js";
 import { InvariantError } from "../errors/KvLinkError.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 import { addDecomposedAttention, type DecomposedAttentionMask } from "./addDecomposedAttention.js";
@@ -62,13 +62,15 @@ export function addDecoderLayer(
     });
   };
 
-  const linear = (x: string, w: LayerWeights["q"], name: string, bias?: Float32Array): string =>
-    addLinear(b, x, w, { name, int8Weights: inputs.int8Weights, ...(bias ? { bias } : {}) });
+  const linear = (x: string, target: LoraTarget, name: string, bias?: Float32Array): string => {
+    const lora = weights.lora?.[target];
+    return addLinear(b, x, weights[target], { name, int8Weights: inputs.int8Weights, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) });
+  };
 
   const n1 = rmsNorm(hidden, weights.inputNorm, `${p}.input_layernorm`);
-  const q = linear(n1, weights.q, `${p}.attn.q_proj`, weights.qBias);
-  const k = linear(n1, weights.k, `${p}.attn.k_proj`, weights.kBias);
-  const v = linear(n1, weights.v, `${p}.attn.v_proj`, weights.vBias);
+  const q = linear(n1, "q", `${p}.attn.q_proj`, weights.qBias);
+  const k = linear(n1, "k", `${p}.attn.k_proj`, weights.kBias);
+  const v = linear(n1, "v", `${p}.attn.v_proj`, weights.vBias);
 
   const rope = (x: string, numHeads: number, name: string): string =>
     b.op("RotaryEmbedding", [x, inputs.cosCache, inputs.sinCache, inputs.positionIds], {
@@ -84,15 +86,15 @@ export function addDecoderLayer(
 
   const qkv: LayerQkv = { prefix: p, qRot, kRot, v };
   const attn = inputs.attention.kind === "decomposed" ? decomposedAttention(b, inputs, inputs.attention.mask, qkv, kv) : onnxAttention(b, inputs, qkv, kv);
-  const o = linear(attn, weights.o, `${p}.attn.o_proj`);
+  const o = linear(attn, "o", `${p}.attn.o_proj`);
   const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
 
   const n2 = rmsNorm(h1, weights.postAttentionNorm, `${p}.post_attention_layernorm`);
-  const gate = linear(n2, weights.gate, `${p}.mlp.gate_proj`);
-  const up = linear(n2, weights.up, `${p}.mlp.up_proj`);
+  const gate = linear(n2, "gate", `${p}.mlp.gate_proj`);
+  const up = linear(n2, "up", `${p}.mlp.up_proj`);
   const silu = b.op("Mul", [gate, b.op("Sigmoid", [gate], { name: `${p}.mlp.sigmoid` })], { name: `${p}.mlp.silu` });
   const act = b.op("Mul", [silu, up], { name: `${p}.mlp.act` });
-  const down = linear(act, weights.down, `${p}.mlp.down_proj`);
+  const down = linear(act, "down", `${p}.mlp.down_proj`);
   return b.op("Add", [h1, down], { name: `${p}.mlp.residual` });
 }
 

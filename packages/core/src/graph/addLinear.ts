@@ -1,4 +1,4 @@
-import { dequantizeLinear, type LinearWeight } from "../model/ModelWeights.js";
+import { dequantizeLinear, type LinearWeight, type LoraBranch } from "../model/ModelWeights.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 
 type NBitsWeight = Extract<LinearWeight, { kind: "nbits" }>;
@@ -23,7 +23,7 @@ export function addLinear(
   b: OnnxGraphBuilder,
   x: string,
   weight: LinearWeight,
-  options: { readonly name: string; readonly bias?: Float32Array; readonly int8Weights?: Int8WeightMode },
+  options: { readonly name: string; readonly bias?: Float32Array; readonly int8Weights?: Int8WeightMode; readonly lora?: LoraBranch },
 ): string {
   const { name } = options;
   let y: string;
@@ -38,9 +38,27 @@ export function addLinear(
   } else {
     y = addMatMulNBits(b, x, weight, name);
   }
+  if (options.lora !== undefined) y = addLoraBranch(b, x, y, weight, options.lora, name);
   if (options.bias === undefined) return y;
   const bias = b.addInitializer(`${name}.bias`, "float32", [options.bias.length], options.bias);
   return b.op("Add", [y, bias], { name: `${name}.add_bias` });
+}
+
+/**
+ * y += scale · (x·Aᵀ)·Bᵀ beside the base weight, kept apart (not merged into it) so the 4-bit base stays
+ * exactly the GGUF's and the branch exactly what was trained: two small fp32 MatMuls over [in, r] and [r, out]
+ * initializers, with the scale folded into Bᵀ.
+ */
+function addLoraBranch(b: OnnxGraphBuilder, x: string, y: string, base: LinearWeight, lora: LoraBranch, name: string): string {
+  const { rank, scale } = lora;
+  const { inFeatures: k, outFeatures: n } = base;
+  const aT = new Float32Array(k * rank);
+  for (let r = 0; r < rank; r++) for (let c = 0; c < k; c++) aT[c * rank + r] = lora.a[r * k + c]!;
+  const bT = new Float32Array(rank * n);
+  for (let o = 0; o < n; o++) for (let r = 0; r < rank; r++) bT[r * n + o] = lora.b[o * rank + r]! * scale;
+  const down = b.op("MatMul", [x, b.addInitializer(`${name}.lora_a_t`, "float32", [k, rank], aT)], { name: `${name}.lora_a` });
+  const up = b.op("MatMul", [down, b.addInitializer(`${name}.lora_b_t`, "float32", [rank, n], bT)], { name: `${name}.lora_b` });
+  return b.op("Add", [y, up], { name: `${name}.lora_add` });
 }
 
 /** Row-major [out, in] → [in, out]. */

@@ -124,7 +124,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   const sinCache = b.addInitializer("rope.sin_cache", "float32", [maxPositions, half], sin);
 
   const embed = b.addInitializer("model.embed_tokens.weight", "float32", [vocabSize, hiddenSize], weights.embedTokens);
-  let hidden = b.op("Gather", [embed, inputIds], { name: "model.embed_tokens", attrs: { axis: { int: 0 } } });
+  let hidden = addEmbedding(b, embed, inputIds, weights);
 
   const layerAttention: LayerAttention =
     attention === "decomposed" ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) } : { kind: "onnx" };
@@ -194,6 +194,30 @@ function addCausalPaddingBias(b: OnnxGraphBuilder, inputIds: string, attentionMa
   const notPadded4d = b.op("Unsqueeze", [notPadded, b.constInt64([1, 2])], { name: "mask.not_padded_4d" });
   const allowed = b.op("And", [causal, notPadded4d], { name: "mask.allowed" });
   return b.op("Where", [allowed, b.constFloat(0), b.constFloat(-Infinity)], { name: "mask.bias" });
+}
+
+/**
+ * The input embedding [B,S,H]: a Gather from the vocabulary table, and, when the model has extra input-only rows
+ * (trained link tokens, ids ≥ vocabSize), a second Gather from those rows picked per token by Where, so the
+ * vocabulary table (shared with a tied LM head) is not copied and the head stays vocabSize wide.
+ */
+function addEmbedding(b: OnnxGraphBuilder, embed: string, inputIds: string, weights: ModelWeights): string {
+  const { vocabSize, hiddenSize } = weights.spec;
+  const numExtra = weights.spec.numExtraEmbeddings ?? 0;
+  if (numExtra === 0 || weights.extraEmbeddings === undefined) {
+    return b.op("Gather", [embed, inputIds], { name: "model.embed_tokens", attrs: { axis: { int: 0 } } });
+  }
+  const extra = b.addInitializer("kvlink.extra_embeddings", "float32", [numExtra, hiddenSize], weights.extraEmbeddings);
+  const vocab = b.constInt64([vocabSize], { scalar: true });
+  const isExtra = b.op("GreaterOrEqual", [inputIds, vocab], { name: "model.embed_tokens.is_extra" });
+  const vocabIds = b.op("Where", [isExtra, b.constInt64([0], { scalar: true }), inputIds], { name: "model.embed_tokens.vocab_ids" });
+  const extraIds = b.op("Where", [isExtra, b.op("Sub", [inputIds, vocab], { name: "model.embed_tokens.sub" }), b.constInt64([0], { scalar: true })], {
+    name: "model.embed_tokens.extra_ids",
+  });
+  const fromVocab = b.op("Gather", [embed, vocabIds], { name: "model.embed_tokens", attrs: { axis: { int: 0 } } });
+  const fromExtra = b.op("Gather", [extra, extraIds], { name: "kvlink.extra_embeddings.gather", attrs: { axis: { int: 0 } } });
+  const pick = b.op("Unsqueeze", [isExtra, b.constInt64([-1])], { name: "model.embed_tokens.pick" });
+  return b.op("Where", [pick, fromExtra, fromVocab], { name: "model.embed_tokens.select" });
 }
 
 /** Slices hidden [B,S,H] to its last n positions, n = num_logits_to_keep (0 or n ≥ S keep all). */

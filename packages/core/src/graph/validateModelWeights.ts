@@ -1,5 +1,5 @@
 import { ModelFormatError, UnsupportedModelError } from "../errors/KvLinkError.js";
-import type { LinearWeight, ModelWeights } from "../model/ModelWeights.js";
+import { LORA_TARGETS, type LinearWeight, type LoraBranch, type ModelWeights } from "../model/ModelWeights.js";
 
 /**
  * Checks that every tensor of `weights` has the size its `spec` implies, before any graph is built, so a bad
@@ -31,6 +31,11 @@ export function validateModelWeights(weights: ModelWeights): void {
   }
   checkLength("embedTokens", weights.embedTokens, vocabSize * h);
   checkLength("finalNorm", weights.finalNorm, h);
+  const numExtra = spec.numExtraEmbeddings ?? 0;
+  if (!Number.isInteger(numExtra) || numExtra < 0) {
+    throw new ModelFormatError(`spec.numExtraEmbeddings must be a non-negative integer, got ${numExtra}`, { details: { numExtra } });
+  }
+  if (numExtra > 0 || weights.extraEmbeddings !== undefined) checkLength("extraEmbeddings", weights.extraEmbeddings ?? [], numExtra * h);
   weights.layers.forEach((layer, i) => {
     const p = `layers.${i}`;
     checkLength(`${p}.inputNorm`, layer.inputNorm, h);
@@ -42,6 +47,10 @@ export function validateModelWeights(weights: ModelWeights): void {
     checkLinear(`${p}.gate`, layer.gate, intermediateSize, h);
     checkLinear(`${p}.up`, layer.up, intermediateSize, h);
     checkLinear(`${p}.down`, layer.down, h, intermediateSize);
+    for (const target of LORA_TARGETS) {
+      const branch = layer.lora?.[target];
+      if (branch !== undefined) checkLora(`${p}.${target}.lora`, branch, layer[target]);
+    }
     const biases = { qBias: [layer.qBias, numHeads * headDim], kBias: [layer.kBias, numKvHeads * headDim], vBias: [layer.vBias, numKvHeads * headDim] } as const;
     for (const [name, [bias, size]] of Object.entries(biases)) {
       if (bias === undefined) {
@@ -69,6 +78,16 @@ function checkLength(tensor: string, data: { readonly length: number }, expected
       details: { tensor, expected, actual: data.length },
     });
   }
+}
+
+function checkLora(tensor: string, branch: LoraBranch, base: LinearWeight): void {
+  if (!Number.isInteger(branch.rank) || branch.rank <= 0 || !Number.isFinite(branch.scale)) {
+    throw new ModelFormatError(`${tensor}: rank must be a positive integer and scale finite, got rank ${branch.rank}, scale ${branch.scale}`, {
+      details: { tensor, rank: branch.rank, scale: branch.scale },
+    });
+  }
+  checkLength(`${tensor}.a`, branch.a, branch.rank * base.inFeatures);
+  checkLength(`${tensor}.b`, branch.b, base.outFeatures * branch.rank);
 }
 
 function checkLinear(tensor: string, w: LinearWeight, outFeatures: number, inFeatures: number): void {

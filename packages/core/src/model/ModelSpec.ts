@@ -22,4 +22,15 @@ export interface ModelSpec {
   readonly tieWordEmbeddings: boolean;
   /** q/k/v projections carry biases (Qwen2). */
   readonly attentionBias: boolean;
+  /**
+   * Input-only embedding rows after the vocabulary (KVLink's trained link tokens and memory markers): ids
+   * vocabSize … vocabSize + n − 1 may be fed to the model, but the LM head has vocabSize rows and never emits
+   * them. Absent = 0.
+   */
+  readonly numExtraEmbeddings?: number;
+}
+
+/** How many token ids a model accepts as input: its vocabulary plus any extra (link-token) embedding rows. */
+export function numInputTokenIds(spec: ModelSpec): number {
+  return spec.vocabSize + (spec.numExtraEmbeddings ?? 0);
 }

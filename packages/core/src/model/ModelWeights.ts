@@ -22,6 +22,21 @@ export type LinearWeight =
       readonly zeroPoints: Float32Array;
     };
 
+/**
+ * A LoRA branch beside a linear layer: y = x·Wᵀ + scale · (x·Aᵀ)·Bᵀ, with A [rank, inFeatures] and
+ * B [outFeatures, rank] row-major fp32 (PEFT's lora_A / lora_B weights; scale = lora_alpha / r).
+ */
+export interface LoraBranch {
+  readonly rank: number;
+  readonly scale: number;
+  readonly a: Float32Array;
+  readonly b: Float32Array;
+}
+
+/** The projections of a decoder layer a LoRA adapter may touch (PEFT target module names without "_proj"). */
+export const LORA_TARGETS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
 export interface LayerWeights {
   readonly inputNorm: Float32Array;
   readonly postAttentionNorm: Float32Array;
@@ -35,6 +50,8 @@ export interface LayerWeights {
   readonly qBias?: Float32Array;
   readonly kBias?: Float32Array;
   readonly vBias?: Float32Array;
+  /** LoRA branches per projection (see LoraBranch), absent where the adapter has none. */
+  readonly lora?: Partial<Record<LoraTarget, LoraBranch>>;
 }
 
 /**
@@ -44,6 +61,8 @@ export interface LayerWeights {
 export interface ModelWeights {
   readonly spec: ModelSpec;
   readonly embedTokens: Float32Array;
+  /** Input-only embedding rows [spec.numExtraEmbeddings, hiddenSize] for ids vocabSize… (trained link tokens). */
+  readonly extraEmbeddings?: Float32Array;
   readonly layers: readonly LayerWeights[];
   readonly finalNorm: Float32Array;
   /** Untied output head; undefined when spec.tieWordEmbeddings (the head is embedTokens, possibly quantized as `tiedHead`). */

@@ -38,6 +38,8 @@ const HfConfigSchema = z.looseObject({
   mlp_bias: z.boolean().nullish(),
   sliding_window: z.number().int().nullish(),
   use_sliding_window: z.boolean().nullish(),
+  /** Ours: input-only embedding rows after the vocabulary (ModelSpec.numExtraEmbeddings). */
+  kvlink_extra_embeddings: z.number().int().nonnegative().nullish(),
 });
 
 /**
@@ -112,6 +114,7 @@ export function hfConfigToSpec(configJson: unknown, where = "config.json"): Mode
     // LlamaConfig / MistralConfig / Qwen2Config all default to untied embeddings.
     tieWordEmbeddings: c.tie_word_embeddings ?? false,
     attentionBias: architecture === "qwen2" ? true : (c.attention_bias ?? false),
+    ...(c.kvlink_extra_embeddings ? { numExtraEmbeddings: c.kvlink_extra_embeddings } : {}),
   };
 }
 
@@ -215,6 +218,7 @@ export function specToHfConfig(spec: ModelSpec, extras: HfConfigExtras = {}): Re
     config["eos_token_id"] = typeof extras.eosTokenId === "number" ? extras.eosTokenId : [...extras.eosTokenId];
   }
   if (extras.padTokenId !== undefined) config["pad_token_id"] = extras.padTokenId;
+  if (spec.numExtraEmbeddings) config["kvlink_extra_embeddings"] = spec.numExtraEmbeddings;
   if (extras.transformersJsConfig !== undefined) config["transformers.js_config"] = { ...extras.transformersJsConfig };
   return config;
 }

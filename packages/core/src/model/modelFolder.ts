@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { z } from "zod";
 import { InvalidInputError, ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { hfConfigToSpec, specToHfConfig } from "./hfConfig.js";
-import type { ModelSpec } from "./ModelSpec.js";
+import { numInputTokenIds, type ModelSpec } from "./ModelSpec.js";
 
 /**
  * The model folder, in transformers.js' layout:
@@ -20,6 +20,8 @@ export const KvLinkConfigSchema = z
     linkTokenIds: z.array(z.array(z.number().int().nonnegative())),
     memStartTokenId: z.number().int().nonnegative().optional(),
     memEndTokenId: z.number().int().nonnegative().optional(),
+    /** The LoRA adapter the folder was converted with (copied to the folder as `adapter`), and its sha256. */
+    adapter: z.strictObject({ file: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/u) }).optional(),
   })
   .superRefine((value, ctx) => {
     value.linkTokenIds.forEach((ids, slot) => {
@@ -129,11 +131,13 @@ export async function readModelFolder(dir: string, options: ReadModelFolderOptio
     ...(kvlinkConfig.memStartTokenId === undefined ? [] : [kvlinkConfig.memStartTokenId]),
     ...(kvlinkConfig.memEndTokenId === undefined ? [] : [kvlinkConfig.memEndTokenId]),
   ];
-  const outOfVocab = idsToCheck.find((id) => id >= spec.vocabSize);
+  const numIds = numInputTokenIds(spec);
+  const outOfVocab = idsToCheck.find((id) => id >= numIds);
   if (outOfVocab !== undefined) {
-    throw new ModelFormatError(`${paths.kvlink}: token id ${outOfVocab} is outside the vocabulary (vocab_size ${spec.vocabSize})`, {
-      details: { file: paths.kvlink, tokenId: outOfVocab, vocabSize: spec.vocabSize },
-    });
+    throw new ModelFormatError(
+      `${paths.kvlink}: token id ${outOfVocab} is outside the model's input ids (vocab_size ${spec.vocabSize} + ${spec.numExtraEmbeddings ?? 0} extra embeddings)`,
+      { details: { file: paths.kvlink, tokenId: outOfVocab, vocabSize: spec.vocabSize, numExtraEmbeddings: spec.numExtraEmbeddings ?? 0 } },
+    );
   }
   return { spec, config, generationConfig, kvlinkConfig, paths };
 }

@@ -1,3 +1,4 @@
+import { numInputTokenIds } from "../model/ModelSpec.js";
 import { availableParallelism } from "node:os";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatError, RuntimeError } from "../errors/KvLinkError.js";
@@ -126,7 +127,7 @@ export class DecoderSession {
     return this.#enqueue(async () => {
       const cache = this.#sequence(sequenceId);
       const valid = validateForwardArgs(args, {
-        vocabSize: this.#spec.vocabSize,
+        vocabSize: numInputTokenIds(this.#spec),
         maxPositionEmbeddings: this.#spec.maxPositionEmbeddings,
         signature: this.info.signature,
         pastLength: cache.length,

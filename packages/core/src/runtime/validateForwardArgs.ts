@@ -4,6 +4,7 @@ import type { ForwardArgs, KvBlock } from "./Runtime.js";
 import type { KvGeometry } from "./SequenceKv.js";
 
 export interface ForwardContext {
+  /** Token ids accepted as input: [0, vocabSize) — the vocabulary plus any extra link-token rows. */
   readonly vocabSize: number;
   readonly maxPositionEmbeddings: number;
   readonly signature: GraphSignature;

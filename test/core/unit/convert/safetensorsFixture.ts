@@ -31,8 +31,11 @@ function encode(values: Float32Array, dtype: StDtype): Buffer {
   return out;
 }
 
-export function encodeSafetensors(tensors: Record<string, { shape: number[]; data: Float32Array; dtype: StDtype }>): Buffer {
-  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+export function encodeSafetensors(
+  tensors: Record<string, { shape: number[]; data: Float32Array; dtype: StDtype }>,
+  metadata: Readonly<Record<string, string>> = {},
+): Buffer {
+  const header: Record<string, unknown> = { __metadata__: { format: "pt", ...metadata } };
   const parts: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {

@@ -11,6 +11,7 @@ import { ProgressDisplay } from "../ProgressDisplay.js";
 interface ConvertFlags {
   signature: "kvlink" | "standard";
   quant: "q4" | "fp32";
+  lora?: string;
   json?: boolean;
 }
 
@@ -22,6 +23,7 @@ export function convertCommand(): Command {
     .argument("<out>", "output model folder (created; files of the same names are overwritten)")
     .option("--signature <sig>", "graph signature: kvlink (block masks, for document reuse) | standard", parseChoice(["kvlink", "standard"] as const), "kvlink")
     .option("--quant <q>", "weights: q4 (4-bit MatMulNBits) | fp32", parseChoice(["q4", "fp32"] as const), "q4")
+    .option("--lora <adapter.safetensors>", "convert with a PEFT-style LoRA adapter (branches beside the weights; a KVLink adapter also brings its link tokens)")
     .option("--json", "print one JSON object {model_dir, onnx, signature, quant, seconds}")
     .action(async (input: string, out: string, flags: ConvertFlags, command: Command) => {
       const logger = createCliLogger(isVerbose(command));
@@ -37,6 +39,7 @@ export function convertCommand(): Command {
           onProgress: (p) => display.update({ phase: p.phase, done: p.done, total: p.total, detail: p.phase === "convert" ? "tensors" : "steps" }),
           signal: interrupt.signal,
           logger,
+          ...(flags.lora !== undefined && { adapter: resolve(flags.lora) }),
         });
         onnxPath = paths.onnxModel;
       } finally {

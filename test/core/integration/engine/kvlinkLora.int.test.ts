@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DecoderModel } from "../../../../packages/core/src/decoder/DecoderModel.js";
+import { applyLoraAdapter, loadLoraAdapter } from "../../../../packages/core/src/convert/loadLoraAdapter.js";
+import { KvLinkEngine, type LinkedPrompt } from "../../../../packages/core/src/engine/KvLinkEngine.js";
+import { InvalidInputError, ModelFormatError } from "../../../../packages/core/src/errors/KvLinkError.js";
+import { buildDecoderGraph } from "../../../../packages/core/src/graph/buildDecoderGraph.js";
+import { buildBlockMask } from "../../../../packages/core/src/link/buildAttentionMask.js";
+import { flattenLayout } from "../../../../packages/core/src/link/LinkPlan.js";
+import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
+import type { ModelWeights } from "../../../../packages/core/src/model/ModelWeights.js";
+import { writeModelFolder } from "../../../../packages/core/src/model/modelFolder.js";
+import { tinySpec } from "../../../../packages/core/src/model/tinySpec.js";
+import { createTinyTokenizer } from "../../../../packages/core/src/tokenizer/createTinyTokenizer.js";
+import { assertAllClose, maxAbsDiff } from "../../../support/assertAllClose.js";
+import { extraRowLinkConfig, writeRandomLoraAdapter } from "../../../support/loraFixture.js";
+import { referenceForward } from "../../../support/referenceForward.js";
+import { encodeSafetensors } from "../../unit/convert/safetensorsFixture.js";
+import { makeDocuments } from "./engineFixtures.js";
+
+function referenceLastLogits(weights: ModelWeights, linked: LinkedPrompt): Float32Array {
+  const { tokenIds, segmentOf } = flattenLayout(linked.plan, (key) => linked.documentTokenIds.get(key)!);
+  const out = referenceForward(weights, { inputIds: tokenIds, positionIds: tokenIds.map((_, i) => i), mask: buildBlockMask(segmentOf) });
+  const V = weights.spec.vocabSize;
+  return out.logits.slice((tokenIds.length - 1) * V, tokenIds.length * V);
+}
+
+describe("LoRA adapters and trained link-token rows (tiny models vs the reference forward pass)", function () {
+  this.timeout(240_000);
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kvlink-lora-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function writeFolder(name: string, weights: ModelWeights, kvlink?: Parameters<typeof writeModelFolder>[1]["kvlink"]): Promise<string> {
+    const tok = createTinyTokenizer({ vocabSize: weights.spec.vocabSize });
+    const out = join(dir, name);
+    await writeModelFolder(out, {
+      spec: weights.spec,
+      onnx: { model: buildDecoderGraph(weights, { signature: "kvlink" }).model },
+      tokenizerJson: tok.tokenizerJson,
+      tokenizerConfig: tok.tokenizerConfig,
+      generationConfig: { bos_token_id: tok.specialTokenIds.imStart, eos_token_id: tok.specialTokenIds.imEnd },
+      ...(kvlink !== undefined && { kvlink }),
+    });
+    return out;
+  }
+
+  for (const quant of ["f32", "q4"] as const) {
+    it(`linked logits with LoRA branches and K = 5 link tokens from extra rows equal the block-masked reference (${quant} base)`, async () => {
+      const vocabSize = 384;
+      const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
+      const base = createRandomWeights(spec, { seed: 21, quant });
+      const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 5, 12);
+      const adapterPath = join(dir, `adapter-${quant}.safetensors`);
+      await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 5, numExtraEmbeddings, kvlink, dtype: "F16" });
+      const adapter = await loadLoraAdapter(adapterPath);
+      assert.equal(adapter.scale, 2);
+      assert.deepEqual(adapter.kvlink?.linkTokenIds[1], [389, 390, 391, 392, 393]);
+      const weights = applyLoraAdapter(base, adapter);
+      assert.equal(weights.spec.numExtraEmbeddings, numExtraEmbeddings);
+
+      await using engine = await KvLinkEngine.create({ model: await writeFolder(`lora-${quant}`, weights, kvlink), inProcess: true, numThreads: 1 });
+      await using plain = await KvLinkEngine.create({ model: await writeFolder(`plain-${quant}`, base), inProcess: true, numThreads: 1 });
+      for (const numDocs of [1, 3]) {
+        const request = { system: "Answer from the notes.", documents: makeDocuments(numDocs, 14, numDocs), question: "Which river?", mode: "kvlink" as const };
+        const linked = await engine.linkPrompt(request);
+        assert.equal(linked.plan.freshRoles.filter((r) => r === "link").length, 5 * numDocs);
+        assert.ok(linked.plan.freshTokenIds.some((id) => id >= vocabSize), "link tokens come from the extra rows");
+        assertAllClose(linked.logits, referenceLastLogits(weights, linked), { atol: 1e-4, what: `kvlink+lora docs=${numDocs}` });
+        const full = await engine.linkPrompt({ ...request, mode: "full" });
+        assertAllClose(full.logits, referenceLastLogits(weights, full), { atol: 1e-4, what: `full+lora docs=${numDocs}` });
+        const withoutLora = await plain.linkPrompt({ ...request, mode: "full" });
+        assert.ok(maxAbsDiff(full.logits, withoutLora.logits).maxAbsDiff > 1e-3, "the adapter changes the logits");
+      }
+    });
+  }
+
+  it("reads rank and alpha from adapter_config.json beside the file, and rejects half pairs and foreign tensors", async () => {
+    const spec = tinySpec();
+    await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ r: 2, lora_alpha: 3, target_modules: ["q_proj"] }));
+    const a = new Float32Array(2 * spec.hiddenSize).fill(0.1);
+    const b = new Float32Array(spec.numHeads * spec.headDim * 2).fill(0.2);
+    const name = "base_model.model.model.layers.1.self_attn.q_proj";
+    await writeFile(
+      join(dir, "peft.safetensors"),
+      encodeSafetensors({
+        [`${name}.lora_A.weight`]: { shape: [2, spec.hiddenSize], data: a, dtype: "F32" },
+        [`${name}.lora_B.weight`]: { shape: [spec.numHeads * spec.headDim, 2], data: b, dtype: "F32" },
+      }),
+    );
+    const adapter = await loadLoraAdapter(join(dir, "peft.safetensors"));
+    assert.equal(adapter.scale, 1.5);
+    assert.deepEqual([...adapter.layers.keys()], [1]);
+    assert.ok(adapter.layers.get(1)?.q);
+
+    await writeFile(join(dir, "half.safetensors"), encodeSafetensors({ [`${name}.lora_A.weight`]: { shape: [2, spec.hiddenSize], data: a, dtype: "F32" } }, { r: "2", lora_alpha: "4" }));
+    await assert.rejects(loadLoraAdapter(join(dir, "half.safetensors")), ModelFormatError);
+    await writeFile(join(dir, "foreign.safetensors"), encodeSafetensors({ "model.embed_tokens.weight": { shape: [2, 2], data: new Float32Array(4), dtype: "F32" } }, { r: "2", lora_alpha: "4" }));
+    await assert.rejects(loadLoraAdapter(join(dir, "foreign.safetensors")), ModelFormatError);
+    const big = createRandomWeights(tinySpec({ numLayers: 1 }), { seed: 1 });
+    const twoLayers = await loadLoraAdapter(join(dir, "peft.safetensors"));
+    assert.throws(() => applyLoraAdapter(big, twoLayers), ModelFormatError);
+  });
+
+  it("extra-row ids are input only: the head stays vocabSize wide, and ids past the extra rows are refused before ORT", async () => {
+    const vocabSize = 384;
+    const spec = tinySpec({ vocabSize });
+    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 4);
+    const adapterPath = join(dir, "rows.safetensors");
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 2, alpha: 2, seed: 9, numExtraEmbeddings, kvlink });
+    const weights = applyLoraAdapter(createRandomWeights(spec, { seed: 3 }), await loadLoraAdapter(adapterPath));
+    await using engine = await KvLinkEngine.create({ model: await writeFolder("rows", weights, kvlink), inProcess: true, numThreads: 1 });
+    const linked = await engine.linkPrompt({ documents: makeDocuments(2, 8, 4), question: "Where?", mode: "kvlink" });
+    assert.equal(linked.logits.length, vocabSize);
+    await using model = await DecoderModel.load(join(dir, "rows"), { inProcess: true, numThreads: 1 });
+    const ok = await model.forward({ inputIds: [5, vocabSize + numExtraEmbeddings - 1], numLogitsToKeep: 1 });
+    assert.equal(ok.vocabSize, vocabSize);
+    await assert.rejects(model.forward({ inputIds: [vocabSize + numExtraEmbeddings] }), InvalidInputError);
+  });
+});
