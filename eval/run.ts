@@ -136,7 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
       interrupted: controller.signal.aborted || failure !== undefined,
       commit: gitCommit(),
       node: process.versions.node,
-      data: args.data.map((p) => relative(REPO_ROOT, p) || p),
+      data: args.data.map((p) => (relative(REPO_ROOT, p).startsWith("..") ? p : relative(REPO_ROOT, p))),
       modes: args.modes,
       split: args.split,
       limit: args.limit,

@@ -79,7 +79,7 @@ function renderChecks(report: EvalReport): string {
     const c0 = chat[0];
     header.push(
       `chat agreement with ${c0?.reference ?? "reference"} (first ${c0?.comparedTokens ?? 24} tokens)`,
-      "mean common prefix (tokens)",
+      "mean common prefix of the whole answers (tokens)",
     );
   }
   if (ppl !== undefined) header.push(`perplexity (full attention, ${ppl[0]?.chunkTokens ?? 1024}-token chunks)`, "tokens scored");

@@ -83,6 +83,12 @@ export async function runQa(options: QaRunOptions): Promise<void> {
     if (skipped > 0) options.onSkipped?.(skipped * options.records.length);
     const counts = new Map<EvalMode, { numAnswered: number; numCorrect: number }>(options.modes.map((m) => [m, { numAnswered: 0, numCorrect: 0 }]));
     const usesCache = modesToRun.some((m) => m !== "full");
+    // Warm-up (not recorded), so the first record's TTFT does not include ONNX Runtime's first-run setup.
+    try {
+      await engine.generate({ question: "Hello", greedy: true, maxTokens: 2, signal: options.signal }).result();
+    } catch {
+      if (options.signal.aborted) return;
+    }
     for (const record of options.records) {
       if (options.signal.aborted) return;
       if (usesCache && record.documents.length > 0) {
