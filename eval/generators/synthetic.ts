@@ -3,7 +3,7 @@
  * Every name is coined from syllables; the coined stem (a place's stem, a person's surname) is assigned to the
  * test, dev or train pool by a hash, so the three pools never share a name.
  */
-import { capitalize, fnv1a, mentionsAnswer, mulberry32, normalizeAnswer, pick, randInt, shuffled, wordCount } from "./random.ts";
+import { capitalize, containsAnswer, fnv1a, mentionsAnswer, mulberry32, normalizeAnswer, pick, randInt, shuffled, wordCount } from "./random.ts";
 import type { Rng } from "./random.ts";
 import type { EvalSplit, QaRecord, Split, TrainingRecord } from "./types.ts";
 
@@ -78,13 +78,22 @@ class NameDraw {
     }
     throw new RangeError("NameDraw: the surname pool is exhausted for one record");
   }
-  /** A value (year, number, product) not yet used in this record. */
+  private readonly reserved = new Set<string>();
+  /** Values that must never be drawn again in this record (the gold document's), even once fresh values run out. */
+  reserve(values: Iterable<string>): void {
+    for (const v of values) this.reserved.add(v);
+  }
+  /** A value (year, number, product) not yet used in this record; a reused one, never reserved, once none is left. */
   unique(make: () => string): string {
     for (let i = 0; i < 1000; i++) {
       const v = make();
       if (!this.usedValues.has(v)) { this.usedValues.add(v); return v; }
     }
-    throw new RangeError("NameDraw: could not draw a fresh value");
+    for (let i = 0; i < 1000; i++) {
+      const v = make();
+      if (!this.reserved.has(v)) return v;
+    }
+    throw new RangeError("NameDraw: could not draw a value outside the reserved ones");
   }
 }
 
@@ -438,7 +447,7 @@ const TYPES: TypeDef[] = [
       },
       {
         key: "construction",
-        gen: (d, rng) => { const k = Number(d.unique(() => String(randInt(rng, 2, 19)))); return { text: `${k} years`, aliases: [`${k} years`] }; },
+        gen: (d, rng) => { const k = Number(d.unique(() => String(randInt(rng, 2, 40)))); return { text: `${k} years`, aliases: [`${k} years`] }; },
         facts: [
           (n, v) => `Construction of ${n.e} took ${v}.`,
           (n, v) => `Work on ${n.e} lasted ${v}.`,
@@ -578,6 +587,7 @@ function singleDraft(rng: Rng, pools: Pools, nDistractors: number): Draft {
   const d = new NameDraw(rng, pools);
   const gold = entityDocument(rng, d, t, [attr.key]);
   const v = gold.values.get(attr.key) as Value;
+  d.reserve([...gold.values.values()].map((x) => x.text.replace(/ (days|years)$/, "")));
   const distractors = Array.from({ length: nDistractors }, () => entityDocument(rng, d, t, [attr.key]).text);
   return {
     kind: "single",
@@ -596,6 +606,7 @@ function twoHopDraft(rng: Rng, pools: Pools, nDistractors: number): Draft {
   const a = entityDocument(rng, d, t, [t.personKey]);
   const p = (a.values.get(t.personKey) as Value).person as Person;
   const b = personDocument(rng, d, p);
+  d.reserve([b.birthplace.text, b.school.text]);
   const askSchool = rng() < 0.3;
   const e = a.names.e;
   const question = askSchool
@@ -625,17 +636,17 @@ function twoHopDraft(rng: Rng, pools: Pools, nDistractors: number): Draft {
 
 /** Builds a draft whose answer is in every gold document and in no distractor. */
 function checkedDraft(rng: Rng, pools: Pools, kind: "single" | "two-hop", nDistractors: number): Draft {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (let attempt = 0; attempt < 200; attempt++) {
     const draft = kind === "single" ? singleDraft(rng, pools, nDistractors) : twoHopDraft(rng, pools, nDistractors);
     const goldOk = kind === "single"
       ? mentionsAnswer(draft.gold[0] as string, draft.answer)
       : mentionsAnswer(draft.gold[1] as string, draft.answer);
-    const cleanDistractors = draft.distractors.every((t) => !mentionsAnswer(t, draft.answer));
-    const cleanFirstHop = kind === "single" || !mentionsAnswer(draft.gold[0] as string, draft.answer);
+    const cleanDistractors = draft.distractors.every((t) => !containsAnswer(t, draft.answer));
+    const cleanFirstHop = kind === "single" || !containsAnswer(draft.gold[0] as string, draft.answer);
     const lengthsOk = [...draft.gold, ...draft.distractors].every((t) => { const w = wordCount(t); return w >= 50 && w <= 120; });
     if (goldOk && cleanDistractors && cleanFirstHop && lengthsOk) return draft;
   }
-  throw new Error(`synthetic: could not build a clean ${kind} record in 50 attempts`);
+  throw new Error(`synthetic: could not build a clean ${kind} record in 200 attempts`);
 }
 
 /** Places the gold documents at the given slots and the distractors, shuffled, everywhere else. */
