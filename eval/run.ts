@@ -67,10 +67,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const outDir = args.out ?? join(REPO_ROOT, "eval/results", models.map((m) => m.label).join("+"));
 
   const controller = new AbortController();
-  let interrupts = 0;
+  let firstInterruptMs: number | undefined;
   const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
+    // npm and tsx relay Ctrl-C to this process as well as the terminal sending it: only a second press, a moment
+    // later, forces an exit (the first stops after the current answer and writes the files).
+    if (firstInterruptMs !== undefined && performance.now() - firstInterruptMs > 1500) process.exit(130);
+    firstInterruptMs ??= performance.now();
     controller.abort(new Error("interrupted"));
   };
   process.on("SIGINT", onSigint);
