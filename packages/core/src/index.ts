@@ -165,4 +165,7 @@ export { loadGgufWeights } from "./convert/loadGgufWeights.js";
 export { loadSafetensorsWeights } from "./convert/loadSafetensorsWeights.js";
 export { convertModel } from "./convert/convertModel.js";
 export { ensureDefaultModel, SMOLLM2_SOURCE } from "./setup/ensureDefaultModel.js";
-export { resolveKvlinkHome, type SetupProgress } from "./setup/ensureModel.js";
+export { ensureModel, isModelSetUp, resolveKvlinkHome, type ModelSource, type SetupProgress, type WheelModelSource } from "./setup/ensureModel.js";
+export type { GgufPart, PipPartsModelSource } from "./setup/fetchGgufParts.js";
+export { DEFAULT_PRESET_NAME, findModelPreset, MODEL_PRESETS, type ModelPreset } from "./setup/modelPresets.js";
+export { ensurePresetModel, resolveModel, type ResolveModelOptions } from "./setup/resolveModel.js";

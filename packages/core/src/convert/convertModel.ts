@@ -23,6 +23,8 @@ export interface ConvertModelOptions {
   readonly onProgress?: (progress: ConvertProgress) => void;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /** Absolute path of a LoRA adapter file to merge (a preset's `adapter`); accepted but not applied yet on this branch. */
+  readonly adapter?: string;
 }
 
 /**
