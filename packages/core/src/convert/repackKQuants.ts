@@ -3,6 +3,23 @@ import { fp16ToF32 } from "../gguf/fp16.js";
 import { GgmlType } from "../gguf/ggmlType.js";
 import type { LinearWeight } from "../model/ModelWeights.js";
 
+/*
+ * Lossless repacks of GGUF k-quant and Q5_0 blocks into MatMulNBits layouts (ModelWeights' nbits form).
+ * Which kernel then runs them is addLinear's choice. Measured on this project's 2-vCPU AMD EPYC with
+ * onnxruntime-node 1.30.0, 2 threads, one [8960 × 1536] weight (Qwen2.5-1.5B's FFN size), ms per run:
+ *
+ *   weight as                               S = 1    S = 64   resident weight
+ *   Q4_K → MatMulNBits 4-bit (+ zp fix-up)   3.0      18.6     ≈ 8.6 MB
+ *   Q6_K → MatMulNBits 8-bit, block 16     140.4     158.1    ≈ 17 MB
+ *   Q6_K → dequantized fp32 MatMul           4.4      23.0     55 MB
+ *
+ * ORT's CPU 8-bit MatMulNBits dequantizes B on every run, 32× slower than fp32 for one decode token, so
+ * 8-bit weights (Q6_K, Q5_0, Q5_K, Q8_0) keep addLinear's default "dequantize" (fp32 MatMul). Accuracy: every
+ * repack reproduces ggml's dequantization bit for bit (Q6_K, Q5_0) or to fp32 rounding of the min term
+ * (Q4_K, Q5_K; ≤ 2⁻²¹ of the largest weight), and a tiny qwen2 GGUF's graph logits equal the float64
+ * reference forward to 1e-4 (test/core/integration/convert/qwen2Gguf.int.test.ts).
+ */
+
 type NBits = Extract<LinearWeight, { kind: "nbits" }>;
 
 const f = Math.fround;
