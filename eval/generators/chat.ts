@@ -1,7 +1,7 @@
 /** Plain chat prompts without documents: a hand-written dev set and a template generator for training. */
-import { mulberry32, pick, randInt } from "./random.ts";
-import { wikiSplitOf } from "./wiki.ts";
-import type { Article } from "./types.ts";
+import { mulberry32, pick, randInt } from "./random.js";
+import { wikiSplitOf } from "./wiki.js";
+import type { Article } from "./types.js";
 
 /** Hand-written for this project; checks that the fine-tuned model still answers like the base model. */
 export const CHAT_PROMPTS: readonly string[] = [

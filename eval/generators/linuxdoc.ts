@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { defaultCacheDir } from "./wiki.ts";
+import { defaultCacheDir } from "./wiki.js";
 
 export const LINUX_DOC_PACKAGE = "linux-doc-6.1";
 

@@ -5,11 +5,11 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHAT_PROMPTS } from "./chat.ts";
-import { HELDOUT_LINUX_DOC_FILES, paragraphsToPassages, readLinuxDoc } from "./linuxdoc.ts";
-import { mulberry32, shuffled, wordCount } from "./random.ts";
-import { generateSyntheticEval } from "./synthetic.ts";
-import { defaultCacheDir, generateWikiEval, loadWikiArticles, wikiSplitOf } from "./wiki.ts";
+import { CHAT_PROMPTS } from "./chat.js";
+import { HELDOUT_LINUX_DOC_FILES, paragraphsToPassages, readLinuxDoc } from "./linuxdoc.js";
+import { mulberry32, shuffled, wordCount } from "./random.js";
+import { generateSyntheticEval } from "./synthetic.js";
+import { defaultCacheDir, generateWikiEval, loadWikiArticles, wikiSplitOf } from "./wiki.js";
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "..", "datasets");
 

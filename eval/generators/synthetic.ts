@@ -3,9 +3,9 @@
  * Every name is coined from syllables; the coined stem (a place's stem, a person's surname) is assigned to the
  * test, dev or train pool by a hash, so the three pools never share a name.
  */
-import { capitalize, containsAnswer, fnv1a, mentionsAnswer, mulberry32, normalizeAnswer, pick, randInt, shuffled, wordCount } from "./random.ts";
-import type { Rng } from "./random.ts";
-import type { EvalSplit, QaRecord, Split, TrainingRecord } from "./types.ts";
+import { capitalize, containsAnswer, fnv1a, mentionsAnswer, mulberry32, normalizeAnswer, pick, randInt, shuffled, wordCount } from "./random.js";
+import type { Rng } from "./random.js";
+import type { EvalSplit, QaRecord, Split, TrainingRecord } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Name pools

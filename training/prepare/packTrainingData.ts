@@ -36,7 +36,7 @@ import {
   wikiSplitOf,
   type Article,
   type QaRecord,
-} from "../../eval/generators/index.ts";
+} from "../../eval/generators/index.js";
 
 /** System prompts seen in training; undefined = none given (the chat template's default, as `kvlink ask` sends). */
 const SYSTEMS: readonly (string | undefined)[] = [

@@ -26,8 +26,8 @@ export {
 export { silentLogger, type Logger } from "./util/Logger.js";
 
 // Model description, weights, folders
-export type { ModelSpec, RopeSpec, RopeScalingLinear, RopeScalingLlama3 } from "./model/ModelSpec.js";
-export type { LayerWeights, LinearWeight, ModelWeights } from "./model/ModelWeights.js";
+export { numInputTokenIds, type ModelSpec, type RopeSpec, type RopeScalingLinear, type RopeScalingLlama3 } from "./model/ModelSpec.js";
+export { LORA_TARGETS, type LayerWeights, type LinearWeight, type LoraBranch, type LoraTarget, type ModelWeights } from "./model/ModelWeights.js";
 export { tinySpec } from "./model/tinySpec.js";
 export { hfConfigToSpec, specToHfConfig } from "./model/hfConfig.js";
 export { createRandomWeights, type RandomWeightsOptions } from "./model/createRandomWeights.js";
@@ -163,6 +163,10 @@ export { GgufFile } from "./gguf/GgufFile.js";
 export { dequantize } from "./gguf/dequantize.js";
 export { loadGgufWeights } from "./convert/loadGgufWeights.js";
 export { loadSafetensorsWeights } from "./convert/loadSafetensorsWeights.js";
-export { convertModel } from "./convert/convertModel.js";
-export { ensureDefaultModel, SMOLLM2_SOURCE } from "./setup/ensureDefaultModel.js";
-export { resolveKvlinkHome, type SetupProgress } from "./setup/ensureModel.js";
+export { ADAPTER_FILE_NAME, convertModel } from "./convert/convertModel.js";
+export { applyLoraAdapter, loadLoraAdapter, type LoraAdapter } from "./convert/loadLoraAdapter.js";
+export { ensureDefaultModel, SMOLLM2_BASE_SOURCE, SMOLLM2_SOURCE } from "./setup/ensureDefaultModel.js";
+export { ensureModel, isModelSetUp, resolveKvlinkHome, type ModelSource, type SetupProgress, type WheelModelSource } from "./setup/ensureModel.js";
+export type { GgufPart, PipPartsModelSource } from "./setup/fetchGgufParts.js";
+export { DEFAULT_PRESET_NAME, findModelPreset, MODEL_PRESETS, type ModelPreset } from "./setup/modelPresets.js";
+export { ensurePresetModel, resolveModel, type ResolveModelOptions } from "./setup/resolveModel.js";

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import {
   CHAT_PROMPTS, containsAnswer, generateChatPrompts, generateSyntheticEval, generateSyntheticExamples, generateWikiExamples,
   loadWikiArticles, syntheticNamePool, wikiSplitOf,
-} from "../../../eval/generators/index.ts";
-import type { Article, QaRecord, TrainingRecord } from "../../../eval/generators/index.ts";
+} from "../../../eval/generators/index.js";
+import type { Article, QaRecord, TrainingRecord } from "../../../eval/generators/index.js";
 
 const DATA = join(import.meta.dirname, "..", "..", "..", "eval", "datasets");
 const readJsonl = <T>(name: string): T[] => readFileSync(join(DATA, name), "utf8").trim().split("\n").map((l) => JSON.parse(l) as T);

@@ -32,7 +32,7 @@ export const DEFAULT_MAX_DOC_TOKENS = 512;
 /** --model, --threads, --execution-provider. */
 export function addModelOptions(command: Command): Command {
   return command
-    .option("--model <dir>", "model folder (default: the default model, set up on first use)")
+    .option("--model <model>", "a preset (kvlink models), a model folder or a .gguf file (default: smollm2-135m-instruct, set up on first use)")
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
     .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu");
 }

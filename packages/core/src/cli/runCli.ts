@@ -9,6 +9,7 @@ import { chatCommand } from "./commands/chatCommand.js";
 import { convertCommand } from "./commands/convertCommand.js";
 import { generateCommand } from "./commands/generateCommand.js";
 import { precomputeCommand } from "./commands/precomputeCommand.js";
+import { modelsCommand } from "./commands/modelsCommand.js";
 import { setupCommand } from "./commands/setupCommand.js";
 import { tinyModelCommand } from "./commands/tinyModelCommand.js";
 
@@ -27,6 +28,7 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   program.addCommand(setupCommand());
+  program.addCommand(modelsCommand());
   program.addCommand(convertCommand());
   program.addCommand(generateCommand());
   program.addCommand(chatCommand());

@@ -12,6 +12,10 @@ const BYTE_LEVEL = { type: "ByteLevel", add_prefix_space: false, trim_offsets: t
 const LLAMA3_SPLIT =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+/** Qwen2's split (its tokenizer.json; llama.cpp LLAMA_VOCAB_PRE_TYPE_QWEN2): Llama-3's with single digits. */
+const QWEN2_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 /** tokenizer.ggml.pre → HF pre_tokenizer. llama.cpp's `smollm` = digits one by one, then GPT-2's regex. */
 const PRE_TOKENIZERS: Readonly<Record<string, unknown>> = {
   smollm: { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: true }, BYTE_LEVEL] },
@@ -21,6 +25,13 @@ const PRE_TOKENIZERS: Readonly<Record<string, unknown>> = {
     type: "Sequence",
     pretokenizers: [
       { type: "Split", pattern: { Regex: LLAMA3_SPLIT }, behavior: "Isolated", invert: false },
+      { ...BYTE_LEVEL, use_regex: false },
+    ],
+  },
+  qwen2: {
+    type: "Sequence",
+    pretokenizers: [
+      { type: "Split", pattern: { Regex: QWEN2_SPLIT }, behavior: "Isolated", invert: false },
       { ...BYTE_LEVEL, use_regex: false },
     ],
   },

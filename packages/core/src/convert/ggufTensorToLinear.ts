@@ -4,6 +4,7 @@ import { fp16ToF32 } from "../gguf/fp16.js";
 import { GgmlType } from "../gguf/ggmlType.js";
 import type { LinearWeight } from "../model/ModelWeights.js";
 import { quantizeLinear } from "../model/quantizeLinear.js";
+import { repackQ4K, repackQ5_0, repackQ5K, repackQ6K } from "./repackKQuants.js";
 
 /** "q4": keep GGUF 4/8-bit blocks as MatMulNBits (lossless), re-quantize other types to 4 bits; "fp32": dequantize all. */
 export type ConvertQuant = "q4" | "fp32";
@@ -12,9 +13,12 @@ const BLOCK = 32;
 
 /**
  * Maps one GGUF weight matrix (raw bytes, rows = outFeatures of `inFeatures` values, already in HF row order)
- * onto a LinearWeight. With quant "q4": Q4_0 and Q4_1 become MatMulNBits bits 4 and Q8_0 bits 8 without
- * changing any quantized value (nibbles re-paired, scale = d, zero point from m/d); other types are
- * dequantized and re-quantized to 4 bits with quantizeLinear (lossy). With "fp32" everything is dequantized.
+ * onto a LinearWeight. With quant "q4", without changing any quantized value:
+ * - Q4_0, Q4_1 → bits 4, block 32 (nibbles re-paired, scale = d, zero point from m/d);
+ * - Q4_K → bits 4, block 32 (one MatMulNBits block per sub-block: scale d·sc, zero point dmin·mn/(d·sc));
+ * - Q8_0, Q5_0, Q5_K → bits 8, block 32; Q6_K → bits 8, block 16 (its sub-blocks are 16 wide).
+ * Other types (Q5_1, Q2_K, Q3_K, F16, …) are dequantized and re-quantized to 4 bits with quantizeLinear (lossy).
+ * With "fp32" everything is dequantized. How 8-bit weights then run is the graph's choice (addLinear).
  */
 export function ggufTensorToLinear(
   type: number,
@@ -27,6 +31,10 @@ export function ggufTensorToLinear(
   if (quant === "q4" && inFeatures % BLOCK === 0) {
     if (type === GgmlType.Q4_0 || type === GgmlType.Q4_1) return repack4(type, bytes, outFeatures, inFeatures);
     if (type === GgmlType.Q8_0) return repackQ8_0(bytes, outFeatures, inFeatures);
+    if (type === GgmlType.Q5_0) return repackQ5_0(bytes, outFeatures, inFeatures);
+    if (type === GgmlType.Q4_K && inFeatures % 256 === 0) return repackQ4K(bytes, outFeatures, inFeatures);
+    if (type === GgmlType.Q5_K && inFeatures % 256 === 0) return repackQ5K(bytes, outFeatures, inFeatures);
+    if (type === GgmlType.Q6_K && inFeatures % 256 === 0) return repackQ6K(bytes, outFeatures, inFeatures);
   }
   const data = dequantize(type, bytes, outFeatures * inFeatures, where);
   if (quant === "fp32") return { kind: "f32", outFeatures, inFeatures, data };

@@ -4,11 +4,11 @@ import type { GgufMetadata } from "../gguf/ggufMetadata.js";
 import type { ModelSpec, RopeSpec } from "../model/ModelSpec.js";
 import { computeInvFreq } from "../rope/computeInvFreq.js";
 
-export const SUPPORTED_GGUF_ARCHITECTURES: readonly string[] = ["llama"];
+export const SUPPORTED_GGUF_ARCHITECTURES: readonly string[] = ["llama", "qwen2"];
 
 /**
- * The ModelSpec of a llama-architecture GGUF, from its header (trusted over any online config). Tied
- * embeddings when there is no `output.weight`. RoPE: linear scaling from `llama.rope.scaling.*`; Llama-3
+ * The ModelSpec of a llama- or qwen2-architecture GGUF, from its header (trusted over any online config). Tied
+ * embeddings when there is no `output.weight`; qwen2 always has q/k/v biases (`attentionBias`). RoPE: linear scaling from `llama.rope.scaling.*`; Llama-3
  * scaling is recovered from the `rope_freqs.weight` factors (`ropeFreqs`), checked to reproduce them.
  */
 export function ggufToModelSpec(meta: GgufMetadata, tensors: ReadonlyMap<string, GgufTensorInfo>, ropeFreqs?: Float32Array): ModelSpec {
@@ -40,7 +40,7 @@ export function ggufToModelSpec(meta: GgufMetadata, tensors: ReadonlyMap<string,
     });
   }
   return {
-    architecture: "llama",
+    architecture: arch === "qwen2" ? "qwen2" : "llama",
     vocabSize,
     hiddenSize,
     intermediateSize: meta.number(k("feed_forward_length")),
@@ -52,7 +52,7 @@ export function ggufToModelSpec(meta: GgufMetadata, tensors: ReadonlyMap<string,
     maxPositionEmbeddings: meta.number(k("context_length")),
     rope: ropeSpec(meta, arch, theta, rotaryDim, ropeFreqs),
     tieWordEmbeddings: !tensors.has("output.weight"),
-    attentionBias: false,
+    attentionBias: arch === "qwen2",
   };
 }
 

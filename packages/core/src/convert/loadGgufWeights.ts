@@ -29,9 +29,12 @@ export interface LoadedGgufModel {
 }
 
 /**
- * Reads a llama-architecture GGUF into ModelWeights (HF conventions: q/k rows un-permuted to half-split
- * RoPE order, embeddings fp32) plus rebuilt tokenizer/generation configs. With quant "q4", Q4_0/Q4_1/Q8_0
- * matrices are carried losslessly as MatMulNBits; a tied Q8_0 `token_embd` also becomes `tiedHead` (bits 8).
+ * Reads a llama- or qwen2-architecture GGUF into ModelWeights (HF conventions, embeddings fp32) plus rebuilt
+ * tokenizer/generation configs. llama: convert_hf_to_gguf.py permuted q/k rows for llama.cpp's adjacent-pair
+ * RoPE, so they are un-permuted to HF's half-split order. qwen2: llama.cpp runs it with NEOX (half-split) RoPE
+ * and its converter does not permute, so rows are taken as they are, and `blk.N.attn_{q,k,v}.bias` are read.
+ * With quant "q4", the block types ggufTensorToLinear carries without loss (Q4_0/Q4_1/Q4_K/Q5_0/Q6_K/Q8_0)
+ * stay MatMulNBits; a tied Q8_0 `token_embd` also becomes `tiedHead` (bits 8).
  */
 export async function loadGgufWeights(path: string, options: LoadGgufWeightsOptions): Promise<LoadedGgufModel> {
   const { quant, signal } = options;
@@ -48,14 +51,19 @@ export async function loadGgufWeights(path: string, options: LoadGgufWeightsOpti
   const spec = ggufToModelSpec(meta, byName, ropeFreqs);
   const tokenizer = buildGgufTokenizerFiles(meta);
 
+  const permuteQk = spec.architecture === "llama";
   const known = new Set(["token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight"]);
   const layerParts = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"];
-  for (let i = 0; i < spec.numLayers; i++) for (const part of layerParts) known.add(`blk.${i}.${part}.weight`);
+  for (let i = 0; i < spec.numLayers; i++) {
+    for (const part of layerParts) known.add(`blk.${i}.${part}.weight`);
+    if (spec.attentionBias) for (const part of ["attn_q", "attn_k", "attn_v"]) known.add(`blk.${i}.${part}.bias`);
+  }
   const unknown = file.tensors.filter((t) => !known.has(t.name)).map((t) => t.name);
   if (unknown.length > 0) {
-    throw new UnsupportedModelError(`${path}: tensors this llama converter does not understand: ${unknown.slice(0, 5).join(", ")}`, {
-      details: { path, unknown },
-    });
+    throw new UnsupportedModelError(
+      `${path}: tensors this ${spec.architecture} converter does not understand: ${unknown.slice(0, 5).join(", ")}`,
+      { details: { path, architecture: spec.architecture, unknown } },
+    );
   }
 
   const total = file.tensors.length;
@@ -100,11 +108,23 @@ export async function loadGgufWeights(path: string, options: LoadGgufWeightsOpti
   const layers: LayerWeights[] = [];
   for (let i = 0; i < spec.numLayers; i++) {
     const p = `blk.${i}.`;
+    const inputNorm = await vector(`${p}attn_norm.weight`, h);
+    const q = await linear(`${p}attn_q.weight`, numHeads * headDim, h, permuteQk ? numHeads : undefined);
+    const k = await linear(`${p}attn_k.weight`, numKvHeads * headDim, h, permuteQk ? numKvHeads : undefined);
+    const v = await linear(`${p}attn_v.weight`, numKvHeads * headDim, h);
+    const biases = spec.attentionBias
+      ? {
+          qBias: await vector(`${p}attn_q.bias`, numHeads * headDim),
+          kBias: await vector(`${p}attn_k.bias`, numKvHeads * headDim),
+          vBias: await vector(`${p}attn_v.bias`, numKvHeads * headDim),
+        }
+      : {};
     layers.push({
-      inputNorm: await vector(`${p}attn_norm.weight`, h),
-      q: await linear(`${p}attn_q.weight`, numHeads * headDim, h, numHeads),
-      k: await linear(`${p}attn_k.weight`, numKvHeads * headDim, h, numKvHeads),
-      v: await linear(`${p}attn_v.weight`, numKvHeads * headDim, h),
+      inputNorm,
+      q,
+      k,
+      v,
+      ...biases,
       o: await linear(`${p}attn_output.weight`, h, numHeads * headDim),
       postAttentionNorm: await vector(`${p}ffn_norm.weight`, h),
       gate: await linear(`${p}ffn_gate.weight`, ff, h),

