@@ -92,6 +92,7 @@ async function main(argv: readonly string[]): Promise<number> {
       records,
       maxTokens: args.maxTokens,
       epicTokens: args.epicTokens,
+      documentPrefix: args.documentPrefix,
       ...(args.system !== undefined ? { system: args.system } : {}),
       numThreads: args.numThreads,
       signal: controller.signal,

@@ -27,6 +27,8 @@ export interface EvalArgs {
   readonly reference?: string;
   readonly maxTokens: number;
   readonly epicTokens: number;
+  /** KvLinkEngine's documentPrefix for every model of the run. */
+  readonly documentPrefix: "none" | "template";
   readonly chatPrompts: string;
   readonly heldout: string;
   readonly help: boolean;
@@ -43,6 +45,7 @@ export const USAGE = `usage: npm run eval -- [options]
   --system <text>          system prompt (default none, as \`kvlink ask\`)
   --max-tokens <n>         answer length limit (default 48)
   --epic-tokens <n>        document tokens recomputed in epic mode (default 16)
+  --document-prefix <p>    none | template: encode documents after the template's opening, KV not stored (default none)
   --threads <n>            ONNX Runtime threads (default ${availableParallelism()})
   --out <dir>              output folder (default eval/results/<labels>)
   --checks <list>          no-document checks: chat,ppl (default none)
@@ -83,7 +86,7 @@ function list<T extends string>(name: string, text: string, allowed: readonly T[
 }
 
 const MULTI = new Set(["data", "model"]);
-const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "chat-prompts", "heldout"]);
+const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "document-prefix", "chat-prompts", "heldout"]);
 
 /** Parses the eval command line (`--name value`, `--name=value`; --data and --model take several values). */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs {
@@ -133,8 +136,14 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs {
     ...(reference !== undefined ? { reference } : {}),
     maxTokens: one("max-tokens") !== undefined ? positiveInt("max-tokens", one("max-tokens")!) : 48,
     epicTokens: one("epic-tokens") !== undefined ? positiveInt("epic-tokens", one("epic-tokens")!, true) : 16,
+    documentPrefix: documentPrefixOf(one("document-prefix")),
     chatPrompts: one("chat-prompts") !== undefined ? resolve(one("chat-prompts")!) : join(REPO_ROOT, DEFAULT_CHAT_PROMPTS),
     heldout: one("heldout") !== undefined ? resolve(one("heldout")!) : join(REPO_ROOT, DEFAULT_HELDOUT),
     help,
   };
+}
+
+function documentPrefixOf(value: string | undefined): "none" | "template" {
+  if (value === undefined || value === "none" || value === "template") return value ?? "none";
+  throw new UsageError(`--document-prefix must be none or template, got "${value}"`);
 }

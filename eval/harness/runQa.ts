@@ -20,6 +20,8 @@ export interface QaRunOptions {
   readonly maxTokens: number;
   /** Document tokens recomputed fresh in `epic` mode. */
   readonly epicTokens: number;
+  /** KvLinkEngine documentPrefix (default "none"). */
+  readonly documentPrefix?: "none" | "template";
   readonly system?: string;
   readonly numThreads: number;
   readonly signal: AbortSignal;
@@ -74,7 +76,7 @@ function baseOutcome(model: string, mode: EvalMode, record: QaRecord): Omit<Reco
 export async function runQa(options: QaRunOptions): Promise<void> {
   for (const model of options.models) {
     if (options.signal.aborted) return;
-    await using engine = await KvLinkEngine.create({ model: model.dir, numThreads: options.numThreads });
+    await using engine = await KvLinkEngine.create({ model: model.dir, numThreads: options.numThreads, documentPrefix: options.documentPrefix ?? "none" });
     const identicalModes: Partial<Record<EvalMode, EvalMode>> =
       engine.links.numLinkTokens === 0 && options.modes.includes("kvlink") && options.modes.includes("rerotate") ? { kvlink: "rerotate" } : {};
     options.modelInfos.push({ label: model.label, dir: model.dir, numLinkTokens: engine.links.numLinkTokens, identicalModes });

@@ -57,6 +57,14 @@ export const EngineOptionsSchema = z.strictObject({
   namespace: z.string().default("default"),
   /** Storage precision of the `storeUrl` store. */
   storeDtype: z.enum(KV_CACHE_DTYPES as unknown as [KvCacheDtype, ...KvCacheDtype[]]).default("fp16"),
+  /**
+   * How documents are encoded. "none" (default, KVLink's rule): each document alone from position 0. "template":
+   * after the chat template's opening (system turn and user header, as the default prompt renders it), whose KV is
+   * not stored: the document's tokens were computed after a real attention sink, "in distribution", and are
+   * rotated from there to their global positions. A training-free option; it changes the cache bytes, so it is part
+   * of the engine's fingerprint (and of every cache key).
+   */
+  documentPrefix: z.enum(["none", "template"]).default("none"),
 });
 export type EngineOptionsInput = z.input<typeof EngineOptionsSchema> & {
   readonly logger?: Logger;
@@ -101,6 +109,8 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly #ownsStore: boolean;
   readonly #logger: Logger;
   readonly #defaultMode: LinkMode;
+  /** Tokens every document is encoded after (documentPrefix "template"), empty for "none". */
+  readonly #documentPrefixIds: readonly number[];
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
   /** Document text → tokens and key, least recently used first (tokenizing 5k tokens costs ~40 ms per request). */
   readonly #textToEntry = new Map<string, DocumentEntry>();
@@ -117,6 +127,7 @@ export class KvLinkEngine implements AsyncDisposable {
     ownsStore: boolean;
     logger: Logger;
     mode: LinkMode;
+    documentPrefixIds: readonly number[];
   }) {
     this.spec = init.spec;
     this.tokenizer = init.tokenizer;
@@ -128,6 +139,7 @@ export class KvLinkEngine implements AsyncDisposable {
     this.#ownsStore = init.ownsStore;
     this.#logger = init.logger;
     this.#defaultMode = init.mode;
+    this.#documentPrefixIds = init.documentPrefixIds;
   }
 
   static async create(input: EngineOptionsInput = {}): Promise<KvLinkEngine> {
@@ -144,7 +156,8 @@ export class KvLinkEngine implements AsyncDisposable {
     const folder = await readModelFolder(modelDir);
     assertRopeRerotatable(folder.spec.rope);
     const tokenizer = await HfTokenizer.load(modelDir);
-    const fingerprint = await fingerprintOf(folder);
+    const documentPrefixIds = options.documentPrefix === "template" ? templatePrefixIds(tokenizer) : [];
+    const fingerprint = withDocumentPrefix(await fingerprintOf(folder), documentPrefixIds);
     const ownedStore =
       options.storeUrl === undefined
         ? undefined
@@ -183,6 +196,7 @@ export class KvLinkEngine implements AsyncDisposable {
     logger.info({ modelDir, signature: runtime.info.signature, numLinkTokens: links.numLinkTokens }, "engine ready");
     return new KvLinkEngine({
       spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
+      documentPrefixIds,
     });
   }
 
@@ -346,7 +360,12 @@ export class KvLinkEngine implements AsyncDisposable {
     let forwardMs = 0;
     const place = async (placement: LinkPlan["documents"][number]): Promise<void> => {
       const t = performance.now();
-      await runtime.appendDocument(seq, placement.key, { start: placement.numRecomputed, offset: placement.offset, rotate });
+      await runtime.appendDocument(seq, placement.key, {
+        start: placement.numRecomputed,
+        offset: placement.offset,
+        rotate,
+        encodedOffset: this.#documentPrefixIds.length,
+      });
       linkMs += performance.now() - t;
     };
     const forward = async (args: ForwardArgs): Promise<Float32Array> => {
@@ -524,11 +543,13 @@ export class KvLinkEngine implements AsyncDisposable {
       );
     }
     const runtime = this.#runtime;
-    const seq = await runtime.createSequence({ reserveTokens: tokenIds.length });
+    const prefix = this.#documentPrefixIds;
+    const seq = await runtime.createSequence({ reserveTokens: prefix.length + tokenIds.length });
     try {
-      const positions = tokenIds.map((_, i) => i);
-      await runtime.forward(seq, { inputIds: tokenIds, positionIds: positions, mask: "causal", numLogitsToKeep: 1 });
-      return await runtime.readKv(seq, 0, tokenIds.length);
+      const inputIds = [...prefix, ...tokenIds];
+      const positions = inputIds.map((_, i) => i);
+      await runtime.forward(seq, { inputIds, positionIds: positions, mask: "causal", numLogitsToKeep: 1 });
+      return await runtime.readKv(seq, prefix.length, inputIds.length);
     } finally {
       await runtime.disposeSequence(seq);
     }
@@ -572,6 +593,19 @@ export class KvLinkEngine implements AsyncDisposable {
 function documentToBlock(cache: DocumentKvCache): KvBlock {
   const n = cache.layout.numTokens;
   return { keys: [...cache.keys], values: [...cache.values], numTokens: n, positions: Int32Array.from({ length: n }, (_, i) => i) };
+}
+
+/** The chat template's opening before the user's content, as a default request renders it (no custom system). */
+function templatePrefixIds(tokenizer: Tokenizer): number[] {
+  const pieces = buildPromptLayout(tokenizer, { question: "?", documents: [{ key: "prefix", tokenIds: [0] }] });
+  const first = pieces[0];
+  return first?.kind === "text" && pieces[1]?.kind === "documents" ? [...first.tokenIds] : [];
+}
+
+/** Encoding documents after a prefix changes their KV bytes: a distinct fingerprint (so distinct cache keys). */
+function withDocumentPrefix(fingerprint: ModelFingerprint, prefixIds: readonly number[]): ModelFingerprint {
+  if (prefixIds.length === 0) return fingerprint;
+  return createHash("sha256").update(`${fingerprint}\ndocument-prefix:${prefixIds.join(",")}`).digest("hex") as ModelFingerprint;
 }
 
 /**

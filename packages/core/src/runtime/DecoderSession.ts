@@ -176,7 +176,12 @@ export class DecoderSession {
           `appendDocument: positions up to ${offset + block.numTokens - 1} exceed max_position_embeddings ${this.#spec.maxPositionEmbeddings}`,
         );
       }
-      const rotation = args.rotate && offset !== 0 ? deltaRotation(this.#invFreq, offset) : undefined;
+      const encodedOffset = args.encodedOffset ?? 0;
+      if (!Number.isInteger(encodedOffset) || encodedOffset < 0) {
+        throw new InvalidInputError(`appendDocument: encodedOffset ${encodedOffset} must be a non-negative integer`, { details: { encodedOffset } });
+      }
+      const delta = offset - encodedOffset;
+      const rotation = args.rotate && delta !== 0 ? deltaRotation(this.#invFreq, delta) : undefined;
       cache.appendDocument(block, start, offset, rotation);
       return cache.status();
     });

@@ -32,8 +32,14 @@ export interface AppendDocumentArgs {
   readonly start?: number;
   /** Global position of the document's first token: slot positions become offset + j. */
   readonly offset: number;
-  /** Rotate keys from 0..n-1 to offset..offset+n-1 (true) or keep them as encoded (false: the naive baseline). */
+  /** Rotate keys from their encoded positions to offset..offset+n-1 (true) or keep them as encoded (false: the naive baseline). */
   readonly rotate: boolean;
+  /**
+   * Position the cache's first token was encoded at: 0 for a document encoded alone (the default), s for one
+   * encoded after an s-token prefix whose KV is not stored (KvLinkEngine's `documentPrefix`). Keys rotate by
+   * offset − encodedOffset.
+   */
+  readonly encodedOffset?: number;
 }
 
 /**
