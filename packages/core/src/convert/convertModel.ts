@@ -33,6 +33,11 @@ export interface ConvertModelOptions {
    * metadata (link tokens) becomes kvlink.json; the file is copied into the folder.
    */
   readonly adapter?: string;
+  /**
+   * Fold the adapter into the weights (re-quantizing 4-bit ones) instead of branches beside them. Measured on the
+   * default model (README, "LoRA in the graph"): branches are exact and cost little; merging is kept for comparison.
+   */
+  readonly mergeLora?: boolean;
 }
 
 /**
@@ -79,7 +84,7 @@ export async function convertModel(input: string, outDir: string, options: Conve
   options.signal?.throwIfAborted();
   const adapter = options.adapter === undefined ? undefined : await loadLoraAdapter(options.adapter);
   if (adapter !== undefined) {
-    weights = applyLoraAdapter(weights, adapter);
+    weights = applyLoraAdapter(weights, adapter, { merge: options.mergeLora === true });
     logger.info({ adapter: adapter.path, rank: adapter.rank, numExtraEmbeddings: weights.spec.numExtraEmbeddings ?? 0 }, "LoRA adapter applied");
   }
 

@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { KvLinkConfigSchema, type KvLinkConfig } from "../model/modelFolder.js";
-import { LORA_TARGETS, type LayerWeights, type LoraBranch, type LoraTarget, type ModelWeights } from "../model/ModelWeights.js";
+import { dequantizeLinear, LORA_TARGETS, type LayerWeights, type LinearWeight, type LoraBranch, type LoraTarget, type ModelWeights } from "../model/ModelWeights.js";
+import { quantizeLinear } from "../model/quantizeLinear.js";
 import { SafetensorsFile } from "./SafetensorsFile.js";
 
 /**
@@ -125,7 +126,7 @@ export async function loadLoraAdapter(path: string): Promise<LoraAdapter> {
  * The model with the adapter's branches attached (base weights untouched) and its extra embedding rows appended
  * as input-only ids vocabSize…; ModelFormatError when a branch does not fit the model's projections.
  */
-export function applyLoraAdapter(weights: ModelWeights, adapter: LoraAdapter): ModelWeights {
+export function applyLoraAdapter(weights: ModelWeights, adapter: LoraAdapter, options: { readonly merge?: boolean } = {}): ModelWeights {
   const { spec } = weights;
   for (const layer of adapter.layers.keys()) {
     if (layer >= spec.numLayers) {
@@ -146,6 +147,14 @@ export function applyLoraAdapter(weights: ModelWeights, adapter: LoraAdapter): M
         );
       }
     }
+    if (options.merge) {
+      const merged: Partial<Record<LoraTarget, LinearWeight>> = {};
+      for (const target of LORA_TARGETS) {
+        const br = branches[target];
+        if (br !== undefined) merged[target] = mergeBranch(layer[target], br);
+      }
+      return { ...layer, ...merged };
+    }
     return { ...layer, lora: { ...layer.lora, ...branches } };
   });
   const extra = adapter.extraEmbeddings;
@@ -158,6 +167,27 @@ export function applyLoraAdapter(weights: ModelWeights, adapter: LoraAdapter): M
     layers,
     ...(extra !== undefined && { extraEmbeddings: extra.data }),
   };
+}
+
+/**
+ * W + scale·B·A folded into the base weight: dequantized, summed in fp32, and for a quantized base re-quantized to
+ * its bits and block size (round-to-nearest per block, quantizeLinear), which loses both the GGUF's exact values and
+ * some of the branch. The alternative to branches beside the weight (see convertModel's `mergeLora`).
+ */
+function mergeBranch(base: LinearWeight, br: LoraBranch): LinearWeight {
+  const { outFeatures: n, inFeatures: k } = base;
+  const w = Float32Array.from(dequantizeLinear(base));
+  for (let o = 0; o < n; o++) {
+    for (let r = 0; r < br.rank; r++) {
+      const b = br.b[o * br.rank + r]! * br.scale;
+      if (b === 0) continue;
+      const row = o * k;
+      const aRow = r * k;
+      for (let c = 0; c < k; c++) w[row + c] = w[row + c]! + b * br.a[aRow + c]!;
+    }
+  }
+  if (base.kind === "f32") return { kind: "f32", outFeatures: n, inFeatures: k, data: w };
+  return quantizeLinear(w, n, k, { bits: base.bits, blockSize: base.blockSize });
 }
 
 function parseConfig(value: unknown, where: string): z.output<typeof AdapterConfigSchema> {

@@ -81,6 +81,29 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
     });
   }
 
+  it("merging an adapter into fp32 weights gives the branches' logits; into 4-bit weights it re-quantizes (close, not equal)", async () => {
+    const vocabSize = 384;
+    const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
+    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 4);
+    const adapterPath = join(dir, "merge.safetensors");
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 6, numExtraEmbeddings, kvlink });
+    const adapter = await loadLoraAdapter(adapterPath);
+    for (const quant of ["f32", "q4"] as const) {
+      const base = createRandomWeights(spec, { seed: 23, quant });
+      const branches = applyLoraAdapter(base, adapter);
+      const merged = applyLoraAdapter(base, adapter, { merge: true });
+      assert.equal(merged.layers[0]!.lora, undefined);
+      const request = { documents: makeDocuments(2, 10, 3), question: "Which river?", mode: "kvlink" as const };
+      await using a = await KvLinkEngine.create({ model: await writeFolder(`branches-${quant}`, branches, kvlink), inProcess: true, numThreads: 1 });
+      await using m = await KvLinkEngine.create({ model: await writeFolder(`merged-${quant}`, merged, kvlink), inProcess: true, numThreads: 1 });
+      const la = await a.linkPrompt(request);
+      const lm = await m.linkPrompt(request);
+      const diff = maxAbsDiff(la.logits, lm.logits).maxAbsDiff;
+      if (quant === "f32") assert.ok(diff <= 1e-4, `fp32 merge differs by ${diff}`);
+      else assert.ok(diff > 1e-6 && diff < 1, `4-bit merge differs by ${diff}`);
+    }
+  });
+
   it("reads rank and alpha from adapter_config.json beside the file, and rejects half pairs and foreign tensors", async () => {
     const spec = tinySpec();
     await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ r: 2, lora_alpha: 3, target_modules: ["q_proj"] }));

@@ -12,6 +12,7 @@ interface ConvertFlags {
   signature: "kvlink" | "standard";
   quant: "q4" | "fp32";
   lora?: string;
+  mergeLora?: boolean;
   json?: boolean;
 }
 
@@ -24,6 +25,7 @@ export function convertCommand(): Command {
     .option("--signature <sig>", "graph signature: kvlink (block masks, for document reuse) | standard", parseChoice(["kvlink", "standard"] as const), "kvlink")
     .option("--quant <q>", "weights: q4 (4-bit MatMulNBits) | fp32", parseChoice(["q4", "fp32"] as const), "q4")
     .option("--lora <adapter.safetensors>", "convert with a PEFT-style LoRA adapter (branches beside the weights; a KVLink adapter also brings its link tokens)")
+    .option("--merge-lora", "fold the adapter into the weights (4-bit ones re-quantized) instead of exact branches beside them")
     .option("--json", "print one JSON object {model_dir, onnx, signature, quant, seconds}")
     .action(async (input: string, out: string, flags: ConvertFlags, command: Command) => {
       const logger = createCliLogger(isVerbose(command));
@@ -40,6 +42,7 @@ export function convertCommand(): Command {
           signal: interrupt.signal,
           logger,
           ...(flags.lora !== undefined && { adapter: resolve(flags.lora) }),
+          ...(flags.mergeLora === true && { mergeLora: true }),
         });
         onnxPath = paths.onnxModel;
       } finally {
