@@ -260,7 +260,7 @@ class _Null:
 
 
 @torch.no_grad()
-def check_block_mask(inner, dev, links, vocab, device):
+def check_block_mask(inner, extra, dev, links, vocab, device):
     """The 4D mask is honoured: a document's hidden states inside the linked layout equal the document encoded
     alone from position 0 (it sees only itself, and RoPE is relative)."""
     ex = next(e for e in dev if len(e["docs"]) >= 2)
@@ -272,7 +272,7 @@ def check_block_mask(inner, dev, links, vocab, device):
     prev = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
     try:
-        h_all = inner.model(input_ids=T([ids]), attention_mask=block_mask(T([seg]), T([[True] * len(ids)], torch.bool)),
+        h_all = inner.model(inputs_embeds=embed(inner, extra, T([ids]), vocab), attention_mask=block_mask(T([seg]), T([[True] * len(ids)], torch.bool)),
                             position_ids=T([list(range(len(ids)))]), use_cache=False).last_hidden_state[0, start : start + n]
         alone = ids[start : start + n]
         h_one = inner.model(input_ids=T([alone]), position_ids=T([list(range(n))]), use_cache=False).last_hidden_state[0]
@@ -394,7 +394,7 @@ def main():
         extra = ExtraEmbeddings(base.get_input_embeddings().weight, num_rows, args.seed).to(device)
         inner = peft_model.get_base_model()
         if vi == 0:
-            diff, scale = check_block_mask(inner, dev, links, vocab, device)
+            diff, scale = check_block_mask(inner, extra, dev, links, vocab, device)
             log(event="mask_check", max_abs_diff=diff, scale=scale)
             assert diff <= 1e-3 * max(1.0, scale), "the 4D block mask is not honoured"
             base_dev = {m: dev_accuracy(peft_model, extra, dev, links, vocab, eos, decode, device, m, use_adapter=False) for m in ["full", "rerotate"]}
