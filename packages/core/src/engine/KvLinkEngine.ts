@@ -285,7 +285,16 @@ export class KvLinkEngine implements AsyncDisposable {
     request.signal?.throwIfAborted();
     const mode = request.mode ?? this.#defaultMode;
     if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
-    const docEntries = (request.documents ?? []).map((d) => this.#documentEntry(typeof d === "string" ? d : d.text));
+    const recompute = request.recomputePrefixTokens ?? 0;
+    if (!Number.isSafeInteger(recompute) || recompute < 0) {
+      throw new InvalidInputError(`recomputePrefixTokens must be a non-negative integer, got ${String(recompute)}`, { details: { recomputePrefixTokens: recompute } });
+    }
+    if (request.documents !== undefined && !Array.isArray(request.documents)) throw new InvalidInputError("`documents` must be an array of strings or {text}");
+    const docEntries = (request.documents ?? []).map((d, i) => {
+      const text = typeof d === "string" ? d : d !== null && typeof d === "object" ? d.text : undefined;
+      if (typeof text !== "string") throw new InvalidInputError(`documents[${i}] must be a string or {text: string}, got ${d === null ? "null" : typeof d}`, { details: { index: i } });
+      return this.#documentEntry(text);
+    });
     const pieces = buildPromptLayout(this.tokenizer, {
       ...(request.system !== undefined ? { system: request.system } : {}),
       ...(request.question !== undefined ? { question: request.question } : {}),
@@ -297,7 +306,7 @@ export class KvLinkEngine implements AsyncDisposable {
     const plan = planLink(pieces, {
       mode,
       links: this.links,
-      recomputePrefixTokens: request.recomputePrefixTokens ?? 0,
+      recomputePrefixTokens: recompute,
       maxPositionEmbeddings: this.spec.maxPositionEmbeddings,
     });
     const t1 = performance.now();

@@ -82,14 +82,30 @@ export function buildPromptLayout(tokenizer: Tokenizer, input: PromptLayoutInput
   return pieces;
 }
 
+/** Roles a chat template renders; anything else would be pasted into the template as text (control tokens and all). */
+export const LAYOUT_ROLES: readonly string[] = ["system", "user", "assistant", "tool"];
+
 function layoutMessages(input: PromptLayoutInput): LayoutMessage[] {
   if (input.messages !== undefined) {
     if (input.question !== undefined) throw new InvalidInputError("give either `question` or `messages`, not both");
-    if (input.messages.length === 0) throw new InvalidInputError("`messages` is empty");
+    if (!Array.isArray(input.messages) || input.messages.length === 0) throw new InvalidInputError("`messages` is empty");
+    input.messages.forEach((m, i) => {
+      if (typeof m?.role !== "string" || !LAYOUT_ROLES.includes(m.role)) {
+        throw new InvalidInputError(`messages[${i}].role must be one of ${LAYOUT_ROLES.join(", ")}, got ${JSON.stringify(m?.role)}`, {
+          details: { index: i, role: m?.role },
+        });
+      }
+      if (typeof m.content !== "string") {
+        throw new InvalidInputError(`messages[${i}].content must be a string, got ${typeof m.content}`, { details: { index: i } });
+      }
+    });
     const out = [...input.messages];
     if (input.system !== undefined && out[0]?.role !== "system") out.unshift({ role: "system", content: input.system });
     return out;
   }
   if (input.question === undefined) throw new InvalidInputError("a request needs `question` or `messages`");
+  if (typeof input.question !== "string" || input.question.trim().length === 0) {
+    throw new InvalidInputError(`\`question\` must be a non-empty string, got ${JSON.stringify(input.question)}`, { details: { question: input.question } });
+  }
   return [...(input.system !== undefined ? [{ role: "system", content: input.system }] : []), { role: "user", content: input.question }];
 }
