@@ -72,7 +72,8 @@ export class DecoderSession {
 
   static async create(options: DecoderSessionOptions): Promise<DecoderSession> {
     const executionProvider = options.executionProvider ?? "cpu";
-    const numThreads = options.numThreads ?? availableParallelism();
+    // More intra-op threads than cores only oversubscribes (ORT spins them all; 100,000 hung and grew memory).
+    const numThreads = Math.min(options.numThreads ?? availableParallelism(), availableParallelism());
     const session = await createOrtSession(options.modelPath, { executionProvider, numThreads });
     try {
       const signature = detectSignature(session.inputNames);

@@ -59,11 +59,33 @@ function resolveTsxEsmApi(): string {
  * so a `.ts` entry is started by a tiny bootstrap that registers tsx first.
  */
 function spawnWorker(url: URL, init: WorkerInit): Worker {
-  const options = { workerData: init, execArgv: process.execArgv };
+  const options = { workerData: init, execArgv: workerExecArgv(process.execArgv) };
   if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
   const tsxApi = resolveTsxEsmApi();
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(bootstrap, { ...options, eval: true });
+}
+
+/**
+ * The host's Node options a worker thread can take. Workers refuse V8 and per-process options
+ * (`--max-old-space-size`, `--expose-gc`, `--stack-size`, `--title`, … → ERR_WORKER_INVALID_EXEC_ARGV), so only
+ * module-loading options pass (what tsx and test runners set: --import, --require, --loader, --conditions, …).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const withValue = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
+  const flags = new Set(["--enable-source-maps", "--no-warnings", "--experimental-specifier-resolution=node"]);
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const name = arg.split("=")[0]!;
+    if (withValue.has(name)) {
+      out.push(arg);
+      if (!arg.includes("=") && i + 1 < execArgv.length) out.push(execArgv[++i]!);
+    } else if (flags.has(arg) || name.startsWith("--experimental-")) {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /**
