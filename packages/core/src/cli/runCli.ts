@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { KvLinkError } from "../errors/KvLinkError.js";
 import { CliExit } from "./CliExit.js";
+import { InterruptedError, wasInterrupted } from "./interruptSignal.js";
 import { askCommand } from "./commands/askCommand.js";
 import { benchCommand } from "./commands/benchCommand.js";
 import { cacheCommand } from "./commands/cacheCommand.js";
@@ -53,6 +54,10 @@ function exitOverrideAll(commands: readonly Command[]): void {
 export function reportError(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode; // commander already printed it (or it is --help/--version)
   if (error instanceof CliExit) return error.exitCode; // the command printed its outcome
+  if (error instanceof InterruptedError || wasInterrupted()) {
+    process.stderr.write("interrupted\n");
+    return 130; // 128 + SIGINT, as shells expect
+  }
   const message = error instanceof Error ? error.message : String(error);
   const code = error instanceof KvLinkError ? ` (${error.code})` : "";
   process.stderr.write(`error: ${message}${code}\n`);
