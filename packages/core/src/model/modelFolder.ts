@@ -1,4 +1,5 @@
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { makeDirectory } from "../util/makeDirectory.js";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { InvalidInputError, ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
@@ -189,7 +190,7 @@ export async function writeModelFolder(dir: string, input: WriteModelFolderInput
     kvlink: kvlink === undefined ? undefined : join(dir, "kvlink.json"),
   };
   try {
-    await mkdir(join(dir, "onnx"), { recursive: true });
+    await makeDirectory(join(dir, "onnx"));
     const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
     await writeFile(paths.config, json(config));
     await writeFile(paths.generationConfig as string, json(generationConfig));

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { makeDirectory } from "../util/makeDirectory.js";
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { convertModel } from "../convert/convertModel.js";
@@ -103,7 +104,9 @@ export async function ensureModel(source: ModelSource, options: EnsureModelOptio
       logger.warn({ err: error, phase: progress.phase }, "onProgress callback threw; ignored");
     }
   };
-  await mkdir(modelsDir, { recursive: true });
+  await makeDirectory(modelsDir).catch((cause: unknown) => {
+    throw new ModelLoadError(`cannot create ${modelsDir}: ${(cause as Error).message}`, { cause, details: { dir: modelsDir } });
+  });
   const release = await acquireFileLock(join(modelsDir, `.${source.folderName}.lock`), {
     ...(options.signal && { signal: options.signal }),
     onWait: (owner) => logger.info({ owner, dir: finalDir }, "another process is preparing the model; waiting"),

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { makeDirectory } from "../../util/makeDirectory.js";
 import { dirname } from "node:path";
 import KeyvSqlite from "@keyv/sqlite";
 import { Keyv } from "keyv";
@@ -40,7 +40,7 @@ export class SqliteBackend implements StoreBackend {
   /** Opens (creating when needed) the database at `path`; ConfigError when it cannot be opened. */
   static async open(url: string, path: string, namespace: string, busyTimeoutMs: number): Promise<SqliteBackend> {
     if (path !== ":memory:") {
-      await mkdir(dirname(path), { recursive: true }).catch((cause: unknown) => {
+      await makeDirectory(dirname(path)).catch((cause: unknown) => {
         throw new ConfigError(`cannot create the directory of the cache database ${path}: ${(cause as Error).message}`, { cause, details: { path } });
       });
     }
