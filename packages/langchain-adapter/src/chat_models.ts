@@ -93,8 +93,9 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
       ls_model_type: "chat",
       ...(params.temperature === undefined ? {} : { ls_temperature: params.temperature }),
       ...(params.maxTokens === undefined ? {} : { ls_max_tokens: params.maxTokens }),
-      ...(params.stop === undefined ? {} : { ls_stop: [...params.stop] }),
-    };
+      // Always present, as BaseChatModel.getLsParams has it (undefined when no stop list is set).
+      ls_stop: params.stop === undefined ? undefined : [...params.stop],
+    } as LangSmithParams;
   }
 
   /** Binds tools (LangChain tools, zod-schema tools or OpenAI definitions); see tools.ts for the call format. */
@@ -144,6 +145,7 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
         usage_metadata: toUsageMetadata(result),
         response_metadata: {
           model_provider: "kvlink",
+          model: this.model,
           model_name: this.model,
           finish_reason: result.finishReason,
           kvlink: toKVLinkMetadata(result, documentKeys),

@@ -113,7 +113,8 @@ export function contentText(content: MessageContent, index: number, where: strin
     }
     const typed = block as { type?: unknown; text?: unknown };
     // Tool calls are also in `tool_calls`, which is what gets written back.
-    if (typed.type === "tool_call" || typed.type === "tool_call_chunk") continue;
+    // Anthropic-style "tool_use" blocks in an AIMessage's list content carry the same calls.
+    if (typed.type === "tool_call" || typed.type === "tool_call_chunk" || typed.type === "tool_use") continue;
     if ((typed.type === "text" || typed.type === "text-plain") && typeof typed.text === "string") {
       text += typed.text;
       continue;
