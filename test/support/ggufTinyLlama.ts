@@ -3,6 +3,7 @@
  * rows permuted the way convert_hf_to_gguf.py does, a byte-level BPE tokenizer (3 control tokens, 256 byte
  * tokens, 5 merges) and a ChatML template in the metadata.
  */
+import { mulberry32 } from "./mulberry32.js";
 import { encodeF16, encodeF32, quantizeQ4_0, quantizeQ4_1, quantizeQ8_0, writeGguf, type GgufMetaValue, type GgufTensorSpec } from "./ggufWriter.js";
 
 export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, Q4_K: 12 } as const;
@@ -49,16 +50,7 @@ export function tinyVocab(): string[] {
   return [...SPECIAL_TOKENS, ...byteLevelAlphabet(), ...MERGES.map((m) => m.replace(" ", ""))];
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** convert_hf_to_gguf.py LlamaModel.permute on fp32 rows: GGUF_row[h·hd + 2i + j] = HF_row[h·hd + j·hd/2 + i]. */
 export function permuteRowsHfToGguf(w: Float32Array, rows: number, cols: number, heads: number): Float32Array {

@@ -4,22 +4,14 @@
  * (llama.cpp's fallbacks), F32 norms and q/k/v biases, and the "qwen2" pre-tokenizer. Block bytes are random
  * with d (and dmin) set to small fp16 values, which covers every q, scale and min bit pattern, sc = 0 included.
  */
+import { mulberry32 } from "./mulberry32.js";
 import { CHAT_TEMPLATE, MERGES, SPECIAL_TOKENS, tinyVocab } from "./ggufTinyLlama.js";
 import { encodeF32, writeGguf, type GgufTensorSpec } from "./ggufWriter.js";
 
 export const GGML_Q = { F32: 0, Q5_0: 6, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
 export const TINY_QWEN2 = { hidden: 256, heads: 4, kvHeads: 2, headDim: 64, ff: 512, layers: 2, context: 256 } as const;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Random blocks of `type` for `numElements` values, with each fp16 d/dmin field set to 2^(e−15)·(1 + m/1024). */
 export function randomBlocks(type: number, numElements: number, rand: () => number): Uint8Array {

@@ -1,5 +1,6 @@
 /** Random PEFT-style LoRA adapters (with KVLink link-token rows) for tests, written as one .safetensors file. */
 import { writeFile } from "node:fs/promises";
+import { mulberry32 } from "./mulberry32.js";
 import { LORA_TARGETS } from "../../packages/core/src/model/ModelWeights.js";
 import type { ModelSpec } from "../../packages/core/src/model/ModelSpec.js";
 import type { KvLinkConfig } from "../../packages/core/src/model/modelFolder.js";
@@ -25,14 +26,8 @@ function projectionShapes(spec: ModelSpec): Record<(typeof LORA_TARGETS)[number]
 
 /** Encodes a random adapter for `spec` (every layer, every projection) in PEFT's key names, rank/alpha in metadata. */
 export function encodeRandomLoraAdapter(spec: ModelSpec, options: LoraFixtureOptions): Buffer {
-  let s = options.seed >>> 0;
-  const rand = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = mulberry32(options.seed);
+  const rand = (): number => uniform() - 0.5;
   const dtype = options.dtype ?? "F32";
   const fill = (n: number, scale: number): Float32Array => representable(Float32Array.from({ length: n }, () => rand() * scale), dtype);
   const tensors: Record<string, { shape: number[]; data: Float32Array; dtype: StDtype }> = {};

@@ -1,6 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LinkedPrompt } from "../../../../packages/core/src/engine/KvLinkEngine.js";
+import { buildBlockMask } from "../../../../packages/core/src/link/buildAttentionMask.js";
+import { flattenLayout } from "../../../../packages/core/src/link/LinkPlan.js";
+import { referenceForward } from "../../../support/referenceForward.js";
 import { buildDecoderGraph } from "../../../../packages/core/src/graph/buildDecoderGraph.js";
 import type { GraphSignature } from "../../../../packages/core/src/graph/ioNames.js";
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
@@ -63,4 +67,12 @@ export function makeDocuments(count: number, numWords: number, seed = 1): string
   return Array.from({ length: count }, (_, d) =>
     `Note ${d + 1}: ` + Array.from({ length: numWords }, () => WORDS[next() % WORDS.length]).join(" ") + ".",
   );
+}
+
+/** The last-position logits of the reference forward over the whole layout with the KVLink block mask. */
+export function referenceLastLogits(weights: ModelWeights, linked: LinkedPrompt): Float32Array {
+  const { tokenIds, segmentOf } = flattenLayout(linked.plan, (key) => linked.documentTokenIds.get(key)!);
+  const out = referenceForward(weights, { inputIds: tokenIds, positionIds: tokenIds.map((_, i) => i), mask: buildBlockMask(segmentOf) });
+  const V = weights.spec.vocabSize;
+  return out.logits.slice((tokenIds.length - 1) * V, tokenIds.length * V);
 }

@@ -1,21 +1,8 @@
 import assert from "node:assert/strict";
 import { KvLinkEngine } from "../../../../packages/core/src/engine/KvLinkEngine.js";
 import { ContextOverflowError } from "../../../../packages/core/src/errors/KvLinkError.js";
-import { buildBlockMask } from "../../../../packages/core/src/link/buildAttentionMask.js";
-import { flattenLayout } from "../../../../packages/core/src/link/LinkPlan.js";
-import type { ModelWeights } from "../../../../packages/core/src/model/ModelWeights.js";
-import type { LinkedPrompt } from "../../../../packages/core/src/engine/KvLinkEngine.js";
 import { assertAllClose, maxAbsDiff } from "../../../support/assertAllClose.js";
-import { referenceForward } from "../../../support/referenceForward.js";
-import { makeDocuments, writeEngineFixture, type EngineFixture } from "./engineFixtures.js";
-
-/** The last-position logits of the reference forward over the whole layout with the KVLink block mask. */
-function referenceLastLogits(weights: ModelWeights, linked: LinkedPrompt): Float32Array {
-  const { tokenIds, segmentOf } = flattenLayout(linked.plan, (key) => linked.documentTokenIds.get(key)!);
-  const out = referenceForward(weights, { inputIds: tokenIds, positionIds: tokenIds.map((_, i) => i), mask: buildBlockMask(segmentOf) });
-  const V = weights.spec.vocabSize;
-  return out.logits.slice((tokenIds.length - 1) * V, tokenIds.length * V);
-}
+import { makeDocuments, writeEngineFixture, type EngineFixture, referenceLastLogits } from "./engineFixtures.js";
 
 describe("KvLinkEngine linking (tiny models vs the reference forward pass)", function () {
   this.timeout(240_000);

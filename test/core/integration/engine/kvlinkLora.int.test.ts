@@ -4,11 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DecoderModel } from "../../../../packages/core/src/decoder/DecoderModel.js";
 import { applyLoraAdapter, loadLoraAdapter } from "../../../../packages/core/src/convert/loadLoraAdapter.js";
-import { KvLinkEngine, type LinkedPrompt } from "../../../../packages/core/src/engine/KvLinkEngine.js";
+import { KvLinkEngine } from "../../../../packages/core/src/engine/KvLinkEngine.js";
 import { InvalidInputError, ModelFormatError } from "../../../../packages/core/src/errors/KvLinkError.js";
 import { buildDecoderGraph } from "../../../../packages/core/src/graph/buildDecoderGraph.js";
-import { buildBlockMask } from "../../../../packages/core/src/link/buildAttentionMask.js";
-import { flattenLayout } from "../../../../packages/core/src/link/LinkPlan.js";
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
 import type { ModelWeights } from "../../../../packages/core/src/model/ModelWeights.js";
 import { writeModelFolder } from "../../../../packages/core/src/model/modelFolder.js";
@@ -16,16 +14,8 @@ import { tinySpec } from "../../../../packages/core/src/model/tinySpec.js";
 import { createTinyTokenizer } from "../../../../packages/core/src/tokenizer/createTinyTokenizer.js";
 import { assertAllClose, maxAbsDiff } from "../../../support/assertAllClose.js";
 import { extraRowLinkConfig, writeRandomLoraAdapter } from "../../../support/loraFixture.js";
-import { referenceForward } from "../../../support/referenceForward.js";
 import { encodeSafetensors } from "../../unit/convert/safetensorsFixture.js";
-import { makeDocuments } from "./engineFixtures.js";
-
-function referenceLastLogits(weights: ModelWeights, linked: LinkedPrompt): Float32Array {
-  const { tokenIds, segmentOf } = flattenLayout(linked.plan, (key) => linked.documentTokenIds.get(key)!);
-  const out = referenceForward(weights, { inputIds: tokenIds, positionIds: tokenIds.map((_, i) => i), mask: buildBlockMask(segmentOf) });
-  const V = weights.spec.vocabSize;
-  return out.logits.slice((tokenIds.length - 1) * V, tokenIds.length * V);
-}
+import { makeDocuments, referenceLastLogits } from "./engineFixtures.js";
 
 describe("LoRA adapters and trained link-token rows (tiny models vs the reference forward pass)", function () {
   this.timeout(240_000);

@@ -1,3 +1,4 @@
+import { mulberry32 } from "../../../support/mulberry32.js";
 import { createHash } from "node:crypto";
 import type { DocumentKvCache, ModelFingerprint } from "../../../../packages/core/src/kv/DocumentKvCache.js";
 
@@ -6,16 +7,6 @@ export function makeFingerprint(label: string): ModelFingerprint {
   return createHash("sha256").update(label).digest("hex") as ModelFingerprint;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface TestCacheOptions {
   readonly fingerprint: ModelFingerprint;
