@@ -19,6 +19,7 @@ import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
 import type { KvCacheStore } from "../store/KvCacheStore.js";
 import { KeyvKvCacheStore } from "../store/KeyvKvCacheStore.js";
 import { KV_CACHE_DTYPES, type KvCacheDtype } from "../store/codec/kvFormat.js";
+import { computeCacheKey } from "../store/cacheKey.js";
 import { resolveModel } from "../setup/resolveModel.js";
 import { sha256FilesCached } from "../setup/sha256FilesCached.js";
 import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
@@ -498,10 +499,13 @@ export class KvLinkEngine implements AsyncDisposable {
       return known;
     }
     const tokenIds = this.tokenizer.encode(documentSegmentText(text), { specialTokens: "text" });
-    const h = createHash("sha256");
-    h.update(this.fingerprint);
-    h.update(Buffer.from(Int32Array.from(tokenIds).buffer));
-    const entry = { key: h.digest("hex"), tokenIds };
+    // One key for a document everywhere: the store's (what `kvlink cache ls` shows and store.delete takes); without a
+    // store, the same function over an fp32 in-memory entry.
+    const key =
+      this.#store !== undefined
+        ? this.#store.keyFor(tokenIds)
+        : computeCacheKey({ fingerprint: this.fingerprint, tokenIds, dtype: "fp32", namespace: "default" });
+    const entry = { key, tokenIds };
     this.#textToEntry.set(text, entry);
     if (this.#textToEntry.size > MAX_REMEMBERED_DOCUMENTS) this.#textToEntry.delete(this.#textToEntry.keys().next().value!);
     return entry;
