@@ -77,7 +77,13 @@ describe("kvlink CLI", function () {
       defaultDir = join(home, "models", SMOLLM2_SOURCE.folderName);
       await mkdir(join(home, "models"), { recursive: true });
       await cp(modelDir, defaultDir, { recursive: true });
-      const marker = { converterVersion: CONVERTER_VERSION, sourceSha256: SMOLLM2_SOURCE.ggufSha256, signature: "kvlink", quant: "q4" };
+      const marker = {
+        converterVersion: CONVERTER_VERSION,
+        sourceSha256: SMOLLM2_SOURCE.ggufSha256,
+        signature: "kvlink",
+        quant: "q4",
+        ...(SMOLLM2_SOURCE.adapter !== undefined && { adapterSha256: SMOLLM2_SOURCE.adapter.sha256 }),
+      };
       await writeFile(join(defaultDir, COMPLETE_MARKER), JSON.stringify(marker));
     });
 

@@ -60,9 +60,10 @@ describe("setup/ensureModel (integration, fake pip, tiny model)", function () {
     const home = join(dir, "home1");
     const phases: string[] = [];
     const onProgress = (p: SetupProgress): void => { if (phases.at(-1) !== p.phase) phases.push(p.phase); };
+    // Either caller may win the lock: both report progress into one list (only the winner has any).
     const [a, b] = await Promise.all([
       ensureModel(source, { home, pipCommands: pip(), onProgress }),
-      ensureModel(source, { home, pipCommands: pip() }),
+      ensureModel(source, { home, pipCommands: pip(), onProgress }),
     ]);
     assert.equal(a, join(home, "models", "tiny-q4"));
     assert.equal(b, a);
