@@ -262,13 +262,13 @@ export class KvLinkEngine implements AsyncDisposable {
     const prepared = await this.#prepare(request);
     const seq = await this.#runtime.createSequence({ reserveTokens: prepared.plan.numPositions });
     try {
-      const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
+      const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
       return {
         plan: prepared.plan,
         logits,
         documentTokenIds: new Map(prepared.docEntries.map((e) => [e.key, e.tokenIds])),
         linkMs,
-        docTokensComputedNow: prepared.docTokensComputedNow,
+        docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
       };
     } finally {
       await this.#runtime.disposeSequence(seq);
@@ -342,7 +342,7 @@ export class KvLinkEngine implements AsyncDisposable {
     // KV slots for the whole prompt and the first answer tokens, allocated once (later tokens grow in chunks).
     const seq = await runtime.createSequence({ reserveTokens: prepared.plan.numPositions + Math.min(sampling.maxTokens, 256) });
     try {
-      const { logits, linkMs } = await this.#prefill(seq, prepared.plan);
+      const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
       const t3 = performance.now();
       return await this.#decode(seq, logits, prepared.plan, sampling, emit, request.signal, {
         t0,
@@ -350,7 +350,7 @@ export class KvLinkEngine implements AsyncDisposable {
         documentsMs: prepared.documentsMs,
         linkMs,
         prefillMs: t3 - t2 - linkMs,
-        docTokensComputedNow: prepared.docTokensComputedNow,
+        docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
         mode: prepared.plan.mode,
       });
     } finally {
@@ -358,24 +358,49 @@ export class KvLinkEngine implements AsyncDisposable {
     }
   }
 
-  /** Places document caches and runs the fresh tokens; returns the last position's logits. */
   /**
    * Places document caches and runs the fresh tokens; returns the last position's logits, the time spent placing
    * caches (linkMs) and the time spent in forward passes (forwardMs: the floor linking cannot avoid).
    */
-  async #prefill(seq: SequenceId, plan: LinkPlan): Promise<{ logits: Float32Array; linkMs: number; forwardMs: number }> {
+  async #prefill(
+    seq: SequenceId,
+    plan: LinkPlan,
+    docEntries: readonly DocumentEntry[],
+  ): Promise<{ logits: Float32Array; linkMs: number; forwardMs: number; docTokensRecomputed: number }> {
     const runtime = this.#runtime;
     const rotate = plan.mode !== "naive";
     let linkMs = 0;
     let forwardMs = 0;
+    let docTokensRecomputed = 0;
     const place = async (placement: LinkPlan["documents"][number]): Promise<void> => {
       const t = performance.now();
-      await runtime.appendDocument(seq, placement.key, {
-        start: placement.numRecomputed,
-        offset: placement.offset,
-        rotate,
-        encodedOffset: this.#documentPrefixIds.length,
-      });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await runtime.appendDocument(seq, placement.key, {
+            start: placement.numRecomputed,
+            offset: placement.offset,
+            rotate,
+            encodedOffset: this.#documentPrefixIds.length,
+          });
+          break;
+        } catch (error) {
+          // Evicted since #prepare made it resident (concurrent prompts, or this prompt's documents exceed
+          // documentCacheBytes): bring it back (memory, store, or computed) and place it at once. Once placed, a
+          // document is a copy in this sequence's slots, so eviction can no longer touch it.
+          const entry = docEntries.find((e) => e.key === placement.key);
+          if (attempt >= 1 || entry === undefined || !(error instanceof InvalidInputError) || error.details["key"] !== placement.key) throw error;
+          const { block, source } = await this.#fetchBlock(entry);
+          if (source === "computed") docTokensRecomputed += entry.tokenIds.length - placement.numRecomputed;
+          await runtime.appendDocument(seq, placement.key, {
+            start: placement.numRecomputed,
+            offset: placement.offset,
+            rotate,
+            encodedOffset: this.#documentPrefixIds.length,
+            block,
+          });
+          break;
+        }
+      }
       linkMs += performance.now() - t;
     };
     const forward = async (args: ForwardArgs): Promise<Float32Array> => {
@@ -395,7 +420,7 @@ export class KvLinkEngine implements AsyncDisposable {
           : { numRows: fresh.length, numCols: slotPositions.length + fresh.length, allowed: buildPositionMask(slotPositions, plan.freshPositions) };
       linkMs += performance.now() - t;
       const logits = await forward({ inputIds: fresh, positionIds: plan.freshPositions, mask, numLogitsToKeep: 1 });
-      return { logits, linkMs, forwardMs };
+      return { logits, linkMs, forwardMs, docTokensRecomputed };
     }
     // Standard signature: sequential causal passes in position order give the same result.
     let next = 0;
@@ -420,7 +445,7 @@ export class KvLinkEngine implements AsyncDisposable {
     if (logits === undefined || next !== fresh.length) {
       throw new InvalidInputError("the prompt must end with fresh tokens (a question or a generation prompt) after the last document");
     }
-    return { logits, linkMs, forwardMs };
+    return { logits, linkMs, forwardMs, docTokensRecomputed };
   }
 
   async #decode(
@@ -525,11 +550,16 @@ export class KvLinkEngine implements AsyncDisposable {
     if (entry.tokenIds.length === 0) return "memory";
     const [resident] = await runtime.hasDocuments([entry.key]);
     if (resident) return "memory";
+    const { block, source } = await this.#fetchBlock(entry);
+    // A block from the store may share arrays with its LRU and other callers: copy (no transfer).
+    await runtime.putDocument(entry.key, block, { transfer: source === "computed" && this.#store === undefined });
+    return source;
+  }
+
+  /** A document's cache from the store (computed and stored on a miss), or computed when there is no store. */
+  async #fetchBlock(entry: DocumentEntry): Promise<{ block: KvBlock; source: "store" | "computed" }> {
     const store = this.#store;
-    if (store === undefined) {
-      await runtime.putDocument(entry.key, await this.#computeDocumentKv(entry.tokenIds), { transfer: true });
-      return "computed";
-    }
+    if (store === undefined) return { block: await this.#computeDocumentKv(entry.tokenIds), source: "computed" };
     // Through the store, a computed cache comes back as it decodes from its stored dtype, so this process uses the
     // same values as every process that later loads it (the answer does not depend on who computed the document).
     const { cache, source } = await store.getOrCompute(entry.tokenIds, async () => {
@@ -542,9 +572,7 @@ export class KvLinkEngine implements AsyncDisposable {
         values: block.values,
       };
     });
-    // The store may share these arrays with its LRU and other callers: copy (no transfer).
-    await runtime.putDocument(entry.key, documentToBlock(cache), { transfer: false });
-    return source === "computed" ? "computed" : "store";
+    return { block: documentToBlock(cache), source: source === "computed" ? "computed" : "store" };
   }
 
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
@@ -592,10 +620,10 @@ export class KvLinkEngine implements AsyncDisposable {
    */
   async measureFloor(request: GenerateRequest): Promise<{ readonly forwardMs: number; readonly placeMs: number; readonly plan: LinkPlan }> {
     this.#ensureNotDisposed();
-    const { plan } = await this.#prepare(request);
+    const { plan, docEntries } = await this.#prepare(request);
     const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions });
     try {
-      const { linkMs, forwardMs } = await this.#prefill(seq, plan);
+      const { linkMs, forwardMs } = await this.#prefill(seq, plan, docEntries);
       return { forwardMs, placeMs: linkMs, plan };
     } finally {
       await this.#runtime.disposeSequence(seq);

@@ -163,7 +163,12 @@ export class DecoderSession {
   appendDocument(sequenceId: SequenceId, key: string, args: AppendDocumentArgs): Promise<SequenceStatus> {
     return this.#enqueue(() => {
       const cache = this.#sequence(sequenceId);
-      const block = this.#documents.get(key);
+      let block = this.#documents.get(key);
+      if (block === undefined && args.block !== undefined) {
+        validateKvBlock(args.block, this.#geometry, this.#spec.maxPositionEmbeddings);
+        this.#documents.put(key, args.block);
+        block = args.block;
+      }
       if (block === undefined) {
         throw new InvalidInputError(`document ${key} is not resident in the runtime (never put, or evicted)`, { details: { key } });
       }

@@ -40,6 +40,11 @@ export interface AppendDocumentArgs {
    * offset − encodedOffset.
    */
   readonly encodedOffset?: number;
+  /**
+   * The document's cache, used (and made resident) when `key` is not resident: the caller supplies it in the same
+   * request, so no other request can evict it between a put and this placement.
+   */
+  readonly block?: KvBlock;
 }
 
 /**
