@@ -11,6 +11,12 @@ export function storeUrlFromFlags(flags: Partial<StoreFlags>): string | undefine
   return flags.store ?? defaultStoreUrl();
 }
 
+/** The store secret of CLI commands: KVLINK_STORE_SECRET (an environment variable, so it is not visible in `ps`). */
+export function storeSecretFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const secret = env["KVLINK_STORE_SECRET"];
+  return secret === undefined || secret === "" ? undefined : secret;
+}
+
 /** A KvLinkEngine for a command's --model/--threads/--execution-provider/--store/--namespace flags. */
 export async function openEngine(
   flags: ModelFlags & Partial<StoreFlags> & { mode?: LinkMode },
@@ -24,6 +30,7 @@ export async function openEngine(
     ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
     ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
     ...(storeUrl !== undefined ? { storeUrl, namespace: flags.namespace ?? "default" } : {}),
+    ...(storeUrl !== undefined && storeSecretFromEnv() !== undefined ? { storeSecret: storeSecretFromEnv()! } : {}),
     logger: options.logger,
   });
 }

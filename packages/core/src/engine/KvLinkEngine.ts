@@ -56,6 +56,8 @@ export const EngineOptionsSchema = z.strictObject({
   storeUrl: z.string().min(1).optional(),
   /** Tenant namespace of the `storeUrl` store. */
   namespace: z.string().default("default"),
+  /** Secret of the `storeUrl` store (≥ 16 characters): entries are HMAC-tagged, untagged or forged ones are misses. */
+  storeSecret: z.string().min(16).optional(),
   /** Storage precision of the `storeUrl` store. */
   storeDtype: z.enum(KV_CACHE_DTYPES as unknown as [KvCacheDtype, ...KvCacheDtype[]]).default("fp16"),
   /**
@@ -167,6 +169,7 @@ export class KvLinkEngine implements AsyncDisposable {
             namespace: options.namespace,
             url: options.storeUrl,
             dtype: options.storeDtype,
+            ...(options.storeSecret !== undefined && { secret: options.storeSecret }),
             geometry: { numLayers: folder.spec.numLayers, numKvHeads: folder.spec.numKvHeads, headDim: folder.spec.headDim },
             // The runtime keeps resident document caches itself; a second in-process copy would only cost memory.
             lruBytes: 0,

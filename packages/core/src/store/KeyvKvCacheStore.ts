@@ -36,6 +36,12 @@ export interface KeyvKvCacheStoreOptions {
   readonly retryIntervalMs?: number;
   /** Environment for the default URL (KVLINK_HOME). Default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * A store secret (≥ 16 characters): entries are written with an HMAC-SHA256 tag under it, and entries without a
+   * valid tag are misses (recomputed), so whoever can write to a shared store but lacks the secret cannot plant KV
+   * that is served. Without it, entries carry a plain sha256, which detects corruption, not forgery.
+   */
+  readonly secret?: string;
 }
 
 const DEFAULT_LRU_BYTES = 256 * 1024 * 1024;
@@ -63,6 +69,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
   readonly #geometry: Omit<KvLayout, "numTokens"> | undefined;
   readonly #opTimeoutMs: number;
   readonly #retryIntervalMs: number;
+  readonly #secret: string | undefined;
   #down = false;
   #retryAtMs = 0;
   #disposePromise: Promise<void> | undefined;
@@ -84,6 +91,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
     this.#geometry = options.geometry;
     this.#opTimeoutMs = options.opTimeoutMs;
     this.#retryIntervalMs = options.retryIntervalMs;
+    this.#secret = options.secret;
     this.#logger = (options.logger ?? silentLogger).child({ component: "kv-cache-store", store: backend.description, namespace: options.namespace });
   }
 
@@ -94,6 +102,9 @@ export class KeyvKvCacheStore implements KvCacheStore {
   static async create(options: KeyvKvCacheStoreOptions): Promise<KeyvKvCacheStore> {
     assertValidFingerprint(options.fingerprint);
     assertValidNamespace(options.namespace);
+    if (options.secret !== undefined && (typeof options.secret !== "string" || options.secret.length < 16)) {
+      throw new ConfigError("a store secret must be a string of at least 16 characters");
+    }
     const dtype = options.dtype ?? "fp16";
     if (!KV_CACHE_DTYPES.includes(dtype)) throw new ConfigError(`cache dtype must be one of ${KV_CACHE_DTYPES.join(", ")}, got ${String(dtype)}`);
     const positive = (name: string, v: number | undefined, allowZero = false): void => {
@@ -209,7 +220,12 @@ export class KeyvKvCacheStore implements KvCacheStore {
       } else {
         try {
           const expectedFingerprint = meta?.fingerprint ?? readHeader(bytes).fingerprint;
-          decodeKvCache(bytes, { expectedFingerprint, expectedKey: key, expectedGeometry: meta?.fingerprint === this.fingerprint ? this.#geometry : undefined });
+          decodeKvCache(bytes, {
+            expectedFingerprint,
+            expectedKey: key,
+            expectedGeometry: meta?.fingerprint === this.fingerprint ? this.#geometry : undefined,
+            ...(this.#secret !== undefined && { secret: this.#secret }),
+          });
           report = { key, status: "ok", indexed: meta !== undefined };
         } catch (error) {
           if (!(error instanceof CacheCorruptError)) throw error;
@@ -345,7 +361,12 @@ export class KeyvKvCacheStore implements KvCacheStore {
     this.#counters.bytesRead += bytes.length;
     let cache: DocumentKvCache;
     try {
-      cache = decodeKvCache(bytes, { expectedFingerprint: this.fingerprint, expectedKey: key, expectedGeometry: this.#geometry });
+      cache = decodeKvCache(bytes, {
+        expectedFingerprint: this.fingerprint,
+        expectedKey: key,
+        expectedGeometry: this.#geometry,
+        ...(this.#secret !== undefined && { secret: this.#secret }),
+      });
     } catch (error) {
       if (!(error instanceof CacheCorruptError)) throw error;
       this.#counters.corrupt++;
@@ -361,8 +382,9 @@ export class KeyvKvCacheStore implements KvCacheStore {
 
   /** Encodes, writes to the store (awaited, outages absorbed) and returns the decoded form, also put in the LRU. */
   async #storeAndDecode(key: CacheKeyString, cache: DocumentKvCache): Promise<DocumentKvCache> {
-    const bytes = encodeKvCache(cache, { dtype: this.dtype, namespace: this.namespace });
-    const decoded = decodeKvCache(bytes, { expectedFingerprint: this.fingerprint, expectedKey: key });
+    const secret = this.#secret !== undefined ? { secret: this.#secret } : {};
+    const bytes = encodeKvCache(cache, { dtype: this.dtype, namespace: this.namespace, ...secret });
+    const decoded = decodeKvCache(bytes, { expectedFingerprint: this.fingerprint, expectedKey: key, ...secret });
     const nowMs = Date.now();
     this.#lru.set(key, decoded, this.#lruSize(decoded), this.#ttlMs === undefined ? undefined : nowMs + this.#ttlMs);
     const write = this.#write(key, bytes, decoded, nowMs);

@@ -6,7 +6,7 @@ import type { Logger } from "../../util/Logger.js";
 import { CliExit } from "../CliExit.js";
 import { addStoreOptions, isVerbose, type StoreFlags } from "../commonOptions.js";
 import { createCliLogger } from "../createCliLogger.js";
-import { storeUrlFromFlags } from "../openEngine.js";
+import { storeSecretFromEnv, storeUrlFromFlags } from "../openEngine.js";
 import { parseInteger } from "../parseOptions.js";
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
@@ -29,6 +29,7 @@ async function openStore(flags: CacheFlags, logger: Logger): Promise<KeyvKvCache
     ...(storeUrlFromFlags(flags) !== undefined ? { url: storeUrlFromFlags(flags)! } : {}),
     geometry: { numLayers, numKvHeads, headDim },
     ...(flags.quotaBytes !== undefined ? { quotaBytes: flags.quotaBytes } : {}),
+    ...(storeSecretFromEnv() !== undefined ? { secret: storeSecretFromEnv()! } : {}),
     lruBytes: 0,
     logger,
   });

@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { entryDigest } from "./encodeKvCache.js";
 import { endianness } from "node:os";
 import { CacheCorruptError } from "../../errors/KvLinkError.js";
 import type { DocumentKvCache, KvLayout, ModelFingerprint } from "../../kv/DocumentKvCache.js";
@@ -24,7 +25,7 @@ import {
 export type CacheCheck =
   | "truncated" | "magic" | "version" | "dtype" | "flags" | "header-length" | "layout" | "payload-length"
   | "length" | "checksum" | "namespace" | "token-ids" | "key-derivation" | "key" | "fingerprint" | "geometry"
-  | "scale";
+  | "scale" | "authentication";
 
 export interface DecodeKvCacheOptions {
   /** The fingerprint of the model asking: an entry of any other model is rejected. */
@@ -33,6 +34,8 @@ export interface DecodeKvCacheOptions {
   readonly expectedKey?: CacheKeyString;
   /** The model's geometry when known: an entry claiming another one is rejected (even with a valid checksum). */
   readonly expectedGeometry?: Omit<KvLayout, "numTokens">;
+  /** The store secret the entry must be authenticated with (HMAC); entries without a valid tag are rejected. */
+  readonly secret?: string;
 }
 
 /** A decoded entry's header fields, without the payload. */
@@ -61,8 +64,11 @@ export function decodeKvCache(buf: Buffer, options: DecodeKvCacheOptions): Docum
   const header = readHeader(buf);
   const { layout, dtype, headerBytes, payloadBytes } = header;
   const hashEnd = headerBytes + payloadBytes;
-  const digest = createHash("sha256").update(buf.subarray(0, hashEnd)).digest();
+  const digest = entryDigest(buf.subarray(0, hashEnd), options.secret);
   if (!timingSafeEqual(digest, buf.subarray(hashEnd, hashEnd + CHECKSUM_BYTES))) {
+    if (options.secret !== undefined) {
+      throw corrupt("authentication", "the entry's HMAC does not verify under this store's secret (forged, or written without it)", { bytes: buf.length });
+    }
     throw corrupt("checksum", "sha256 of header and payload does not match the stored one", { bytes: buf.length });
   }
   const tokenIds = new Int32Array(layout.numTokens);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { endianness } from "node:os";
 import { InvalidInputError } from "../../errors/KvLinkError.js";
 import { assertKvConsistent, type DocumentKvCache } from "../../kv/DocumentKvCache.js";
@@ -26,6 +26,11 @@ export interface EncodeKvCacheOptions {
   readonly dtype: KvCacheDtype;
   /** Tenant namespace: part of the cache key written into the header. */
   readonly namespace: string;
+  /**
+   * A store secret: the trailing 32 bytes become HMAC-SHA256(secret, header ‖ payload) instead of a plain sha256, so
+   * only holders of the secret can write entries that readers with it accept.
+   */
+  readonly secret?: string;
 }
 
 /**
@@ -84,7 +89,7 @@ export function encodeKvCache(cache: DocumentKvCache, options: EncodeKvCacheOpti
     }
   }
   invariant(offset === headerBytes + payloadBytes, "encoded payload length differs from the computed one", { offset, headerBytes, payloadBytes });
-  createHash("sha256").update(buf.subarray(0, offset)).digest().copy(buf, offset);
+  entryDigest(buf.subarray(0, offset), options.secret).copy(buf, offset);
   return buf;
 }
 
@@ -103,4 +108,9 @@ function writeBlock(buf: Buffer, offset: number, block: Float32Array, dtype: KvC
       return;
     }
   }
+}
+
+/** The entry's trailing check: sha256, or HMAC-SHA256 under a store secret. */
+export function entryDigest(bytes: Uint8Array, secret: string | undefined): Buffer {
+  return secret === undefined ? createHash("sha256").update(bytes).digest() : createHmac("sha256", secret).update(bytes).digest();
 }
