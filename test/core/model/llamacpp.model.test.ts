@@ -59,7 +59,7 @@ describe("default model vs llama.cpp via node-llama-cpp (KVLINK_MODEL_DIR)", fun
     }
   });
 
-  it(`both produce non-empty greedy continuations of ${NUM_NEW_TOKENS} tokens on the five prompts`, async () => {
+  it(`llama.cpp produces non-empty greedy continuations of ${NUM_NEW_TOKENS} tokens of our tokenization of the five prompts`, async () => {
     for (const messages of ACCEPTANCE_PROMPTS) {
       const rendered = renderChatTemplate(tokenizer.chatTemplate!, messages, { addGenerationPrompt: true });
       const promptIds = tokenizer.encode(rendered, { specialTokens: "parse" });
