@@ -542,7 +542,8 @@ export class KvLinkEngine implements AsyncDisposable {
   /** Makes a document's cache resident in the runtime: memory, else the store, else computed (once). */
   #ensureDocument(entry: DocumentEntry): Promise<"memory" | "store" | "computed"> {
     const pending = this.#inflight.get(entry.key);
-    if (pending) return pending;
+    // A caller that waits for another's computation reuses its result: only the first counts the tokens as computed.
+    if (pending) return pending.then((source) => (source === "computed" ? "memory" : source));
     const task = this.#loadOrCompute(entry).finally(() => this.#inflight.delete(entry.key));
     this.#inflight.set(entry.key, task);
     return task;

@@ -33,3 +33,25 @@ describe("document caches larger than documentCacheBytes (concurrent calls, one 
     assertAllClose(a.logits, b.logits, { atol: 1e-5, what: "a prompt larger than the budget" });
   });
 });
+
+describe("reuse figures of concurrent calls (issue 13 B10)", function () {
+  this.timeout(120_000);
+  let fixture: EngineFixture;
+  before(async () => {
+    fixture = await writeEngineFixture({ signature: "kvlink", numLinkTokens: 1 });
+  });
+  after(async () => fixture.cleanup());
+
+  it("20 concurrent calls over the same new documents report each document token computed once in all", async () => {
+    await using engine = await KvLinkEngine.create({ model: fixture.dir, inProcess: true, numThreads: 1 });
+    const docs = makeDocuments(2, 30, 21);
+    const numDocTokens = docs.reduce((n, d) => n + engine.countTokens(d), 0);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => engine.generate({ documents: docs, question: "Which river?", greedy: true, maxTokens: 2 }).result()),
+    );
+    const computed = results.reduce((n, r) => n + r.stats.docTokensComputed, 0);
+    const reused = results.reduce((n, r) => n + r.stats.docTokensReused, 0);
+    assert.equal(computed, numDocTokens);
+    assert.equal(computed + reused, 20 * numDocTokens);
+  });
+});
