@@ -221,6 +221,8 @@ export class OnnxGraphBuilder {
       irVersion: 11, // ONNX 1.18: the IR that introduced opset 23
       producerName: "kvlink-ts",
       producerVersion: "0.1.0",
+      // Also on the model (field 6, before the graph), where graph/graphSpecStamp.ts reads it back cheaply.
+      docString: this.#docString,
       opsetImport: [
         { domain: "", version: 23 },
         { domain: "com.microsoft", version: 1 },

@@ -4,6 +4,7 @@ import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
 import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
 import { addLinear, type Int8WeightMode } from "./addLinear.js";
 import { cosSinTable } from "../rope/cosSinTable.js";
+import { graphSpecStamp } from "./graphSpecStamp.js";
 import { IoNames, type GraphSignature } from "./ioNames.js";
 import { OnnxGraphBuilder, type BuiltModel } from "./OnnxGraphBuilder.js";
 import { validateModelWeights } from "./validateModelWeights.js";
@@ -98,7 +99,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
 
   const b = new OnnxGraphBuilder({
     name: `${spec.architecture}_decoder_${signature}`,
-    docString: `kvlink-ts ${spec.architecture} decoder, ${signature} signature, ${spec.numLayers} layers`,
+    docString: `kvlink-ts ${spec.architecture} decoder, ${signature} signature, ${spec.numLayers} layers\n${graphSpecStamp(spec)}`,
   });
 
   const inputIds = b.addInput(IoNames.inputIds, "int64", [B, S]);

@@ -1,3 +1,4 @@
+import { checkGraphSpecStamp } from "../graph/graphSpecStamp.js";
 import { numInputTokenIds } from "../model/ModelSpec.js";
 import { availableParallelism } from "node:os";
 import { InferenceSession, Tensor } from "onnxruntime-node";
@@ -76,6 +77,7 @@ export class DecoderSession {
     const numThreads = Math.min(options.numThreads ?? availableParallelism(), availableParallelism());
     const session = await createOrtSession(options.modelPath, { executionProvider, numThreads });
     try {
+      await checkGraphSpecStamp(options.modelPath, options.spec);
       const signature = detectSignature(session.inputNames);
       if (signature === undefined) {
         throw new ModelFormatError(
