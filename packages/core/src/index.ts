@@ -28,9 +28,7 @@ export { silentLogger, type Logger } from "./util/Logger.js";
 // Model description, weights, folders
 export { numInputTokenIds, type ModelSpec, type RopeSpec, type RopeScalingLinear, type RopeScalingLlama3 } from "./model/ModelSpec.js";
 export { LORA_TARGETS, type LayerWeights, type LinearWeight, type LoraBranch, type LoraTarget, type ModelWeights } from "./model/ModelWeights.js";
-export { tinySpec } from "./model/tinySpec.js";
 export { hfConfigToSpec, specToHfConfig } from "./model/hfConfig.js";
-export { createRandomWeights, type RandomWeightsOptions } from "./model/createRandomWeights.js";
 export {
   readModelFolder,
   writeModelFolder,
@@ -45,12 +43,10 @@ export type { DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer/Tokeni
 export { HfTokenizer } from "./tokenizer/HfTokenizer.js";
 export { IncrementalDecoder } from "./tokenizer/IncrementalDecoder.js";
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from "./tokenizer/chatTemplate.js";
-export { createTinyTokenizer, type TinyTokenizer, type TinyTokenizerOptions } from "./tokenizer/createTinyTokenizer.js";
 
 // ONNX graphs
 export { detectSignature, IoNames, type GraphSignature } from "./graph/ioNames.js";
 export { buildDecoderGraph, type BuildDecoderGraphOptions } from "./graph/buildDecoderGraph.js";
-export { writeTinyModel, type TinyModel, type TinyModelOptions } from "./graph/writeTinyModel.js";
 
 // Runtime (worker thread / in-process)
 export type {
@@ -105,7 +101,6 @@ export type { DocumentKvCache, KvLayout, ModelFingerprint } from "./kv/DocumentK
 export { computeModelFingerprint } from "./model/modelFingerprint.js";
 export {
   cachedTokenPositions,
-  flattenLayout,
   LINK_MODES,
   planLink,
   type DocumentPlacement,
@@ -114,7 +109,7 @@ export {
   type LinkPlan,
   type LinkTokenConfig,
 } from "./link/LinkPlan.js";
-export { buildBlockMask, buildPositionMask } from "./link/buildAttentionMask.js";
+export { buildPositionMask } from "./link/buildAttentionMask.js";
 export { buildPromptLayout, documentSegmentText } from "./link/buildPromptLayout.js";
 
 // Engine
