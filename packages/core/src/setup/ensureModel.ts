@@ -132,7 +132,9 @@ export async function ensureModel(source: ModelSource, options: EnsureModelOptio
           })
         : await fetchGguf(source, work, options, report, logger));
     if (options.gguf !== undefined) {
-      const actual = await sha256File(options.gguf);
+      const actual = await sha256File(options.gguf).catch((cause: unknown) => {
+        throw new ModelLoadError(`cannot read the GGUF ${options.gguf}: ${(cause as Error).message}`, { cause, details: { path: options.gguf } });
+      });
       if (actual !== source.ggufSha256) {
         const what = source.kind === "pip-parts" ? `the ${source.folderName} GGUF` : source.ggufEntry;
         throw new DownloadError(

@@ -53,7 +53,11 @@ export function askCommand(): Command {
       await using engine = await openEngine(flags, { logger, signal: interrupt.signal });
       const documents = await readDocuments(
         flags.docs.map((p) => resolve(p)),
-        { maxDocTokens: flags.maxDocTokens, countTokens: (text) => engine.countTokens(text) },
+        {
+          maxDocTokens: flags.maxDocTokens,
+          countTokens: (text) => engine.countTokens(text),
+          onSkipBinary: (path) => process.stderr.write(`warning: skipping ${path}: not a text file\n`),
+        },
       );
       const stream = engine.generate({
         documents: documents.map((d) => ({ id: `${d.path}#${d.chunkIndex}`, text: d.text })),

@@ -35,7 +35,11 @@ export function precomputeCommand(): Command {
     try {
       const paths = await expandDocumentPaths(inputs);
       await using engine = await openEngine(flags, { logger, signal: interrupt.signal });
-      const documents = await readDocuments(paths, { maxDocTokens: flags.maxDocTokens, countTokens: (text) => engine.countTokens(text) });
+      const documents = await readDocuments(paths, {
+        maxDocTokens: flags.maxDocTokens,
+        countTokens: (text) => engine.countTokens(text),
+        onSkipBinary: (path) => process.stderr.write(`warning: skipping ${path}: not a text file\n`),
+      });
       const totalTokens = documents.reduce((sum, d) => sum + d.numTokens, 0);
       logger.info({ files: paths.length, documents: documents.length, tokens: totalTokens }, "precomputing");
       let doneTokens = 0;
