@@ -161,6 +161,13 @@ export class KvLinkEngine implements AsyncDisposable {
     const tokenizer = await HfTokenizer.load(modelDir);
     const documentPrefixIds = options.documentPrefix === "template" ? templatePrefixIds(tokenizer) : [];
     const fingerprint = withDocumentPrefix(await fingerprintOf(folder), documentPrefixIds);
+    if (store !== undefined && store.fingerprint !== fingerprint) {
+      // Keys come from the store: another fingerprint (another model, or documentPrefix) would mix caches.
+      throw new ConfigError(
+        `the given store belongs to fingerprint ${store.fingerprint}, this engine computes ${fingerprint} (model${documentPrefixIds.length > 0 ? " + documentPrefix" : ""}); open the store with engine.fingerprint or pass storeUrl`,
+        { details: { storeFingerprint: store.fingerprint, engineFingerprint: fingerprint } },
+      );
+    }
     const ownedStore =
       options.storeUrl === undefined
         ? undefined
@@ -377,32 +384,18 @@ export class KvLinkEngine implements AsyncDisposable {
     let docTokensRecomputed = 0;
     const place = async (placement: LinkPlan["documents"][number]): Promise<void> => {
       const t = performance.now();
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await runtime.appendDocument(seq, placement.key, {
-            start: placement.numRecomputed,
-            offset: placement.offset,
-            rotate,
-            encodedOffset: this.#documentPrefixIds.length,
-          });
-          break;
-        } catch (error) {
-          // Evicted since #prepare made it resident (concurrent prompts, or this prompt's documents exceed
-          // documentCacheBytes): bring it back (memory, store, or computed) and place it at once. Once placed, a
-          // document is a copy in this sequence's slots, so eviction can no longer touch it.
-          const entry = docEntries.find((e) => e.key === placement.key);
-          if (attempt >= 1 || entry === undefined || !(error instanceof InvalidInputError) || error.details["key"] !== placement.key) throw error;
-          const { block, source } = await this.#fetchBlock(entry);
-          if (source === "computed") docTokensRecomputed += entry.tokenIds.length - placement.numRecomputed;
-          await runtime.appendDocument(seq, placement.key, {
-            start: placement.numRecomputed,
-            offset: placement.offset,
-            rotate,
-            encodedOffset: this.#documentPrefixIds.length,
-            block,
-          });
-          break;
-        }
+      const args = { start: placement.numRecomputed, offset: placement.offset, rotate, encodedOffset: this.#documentPrefixIds.length };
+      try {
+        await runtime.appendDocument(seq, placement.key, args);
+      } catch (error) {
+        // Evicted since #prepare made it resident (concurrent prompts, or this prompt's documents exceed
+        // documentCacheBytes): fetch it again and hand it over with the placement, in one runtime request, so nothing
+        // can evict it in between. Once placed, the document is a copy in this sequence's slots.
+        const entry = docEntries.find((e) => e.key === placement.key);
+        if (entry === undefined || !(error instanceof InvalidInputError) || error.details["key"] !== placement.key) throw error;
+        const { block, source } = await this.#fetchBlock(entry);
+        if (source === "computed") docTokensRecomputed += entry.tokenIds.length - placement.numRecomputed;
+        await runtime.appendDocument(seq, placement.key, { ...args, block });
       }
       linkMs += performance.now() - t;
     };
@@ -581,9 +574,9 @@ export class KvLinkEngine implements AsyncDisposable {
 
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
   async #computeDocumentKv(tokenIds: readonly number[]): Promise<KvBlock> {
-    if (tokenIds.length > this.spec.maxPositionEmbeddings) {
+    if (this.#documentPrefixIds.length + tokenIds.length > this.spec.maxPositionEmbeddings) {
       throw new ContextOverflowError(
-        `a document of ${tokenIds.length} tokens exceeds the model's ${this.spec.maxPositionEmbeddings} positions; split it into smaller documents`,
+        `a document of ${tokenIds.length} tokens (after a ${this.#documentPrefixIds.length}-token encoding prefix) exceeds the model's ${this.spec.maxPositionEmbeddings} positions; split it into smaller documents`,
         { details: { numTokens: tokenIds.length, maxPositionEmbeddings: this.spec.maxPositionEmbeddings } },
       );
     }

@@ -1,6 +1,6 @@
-import { makeDirectory } from "../util/makeDirectory.js";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { makeDirectory } from "../util/makeDirectory.js";
 import { z } from "zod";
 import { InvalidInputError, ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { hfConfigToSpec, specToHfConfig } from "./hfConfig.js";

@@ -1,6 +1,6 @@
+import { availableParallelism } from "node:os";
 import { checkGraphSpecStamp } from "../graph/graphSpecStamp.js";
 import { numInputTokenIds } from "../model/ModelSpec.js";
-import { availableParallelism } from "node:os";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatError, RuntimeError } from "../errors/KvLinkError.js";
 import { computeInvFreq } from "../rope/computeInvFreq.js";

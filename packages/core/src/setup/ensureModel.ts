@@ -1,7 +1,7 @@
-import { makeDirectory } from "../util/makeDirectory.js";
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { makeDirectory } from "../util/makeDirectory.js";
 import { convertModel } from "../convert/convertModel.js";
 import { fileURLToPath } from "node:url";
 import { DownloadError, ModelLoadError } from "../errors/KvLinkError.js";

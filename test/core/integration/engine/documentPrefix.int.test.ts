@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { KvLinkEngine } from "../../../../packages/core/src/engine/KvLinkEngine.js";
+import { computeFolderFingerprint, KvLinkEngine } from "../../../../packages/core/src/engine/KvLinkEngine.js";
+import { ConfigError } from "../../../../packages/core/src/errors/KvLinkError.js";
+import { KeyvKvCacheStore } from "../../../../packages/core/src/store/KeyvKvCacheStore.js";
 import { buildPromptLayout } from "../../../../packages/core/src/link/buildPromptLayout.js";
 import { referenceForward } from "../../../support/referenceForward.js";
 import { assertAllClose, maxAbsDiff } from "../../../support/assertAllClose.js";
@@ -25,6 +27,13 @@ describe("documentPrefix \"template\": documents encoded after the template's op
     assert.ok(maxAbsDiff(alone.logits, full.logits).maxAbsDiff > 1e-3, "a document encoded alone differs from full prefill");
     assert.notEqual(sink.fingerprint, plain.fingerprint);
     assert.notEqual(sink.documentKey(request.documents[0]!), plain.documentKey(request.documents[0]!));
+  });
+
+  it("a given store must carry the engine's fingerprint (prefixed and plain caches never share keys)", async () => {
+    await using store = await KeyvKvCacheStore.create({ fingerprint: await computeFolderFingerprint(fixture.dir), namespace: "t", url: "memory://prefix-fp" });
+    await assert.rejects(KvLinkEngine.create({ model: fixture.dir, inProcess: true, numThreads: 1, documentPrefix: "template", store }), ConfigError);
+    await using plain = await KvLinkEngine.create({ model: fixture.dir, inProcess: true, numThreads: 1, store });
+    assert.equal(plain.fingerprint, store.fingerprint);
   });
 
   it("with another system prompt, prefixed caches rotated by offset − prefix length equal a reference with the hidden prefix", async () => {

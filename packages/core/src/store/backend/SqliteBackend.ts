@@ -1,5 +1,5 @@
-import { makeDirectory } from "../../util/makeDirectory.js";
 import { dirname } from "node:path";
+import { makeDirectory } from "../../util/makeDirectory.js";
 import KeyvSqlite from "@keyv/sqlite";
 import { Keyv } from "keyv";
 import { ConfigError } from "../../errors/KvLinkError.js";
