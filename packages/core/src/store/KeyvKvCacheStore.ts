@@ -69,7 +69,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
   readonly #geometry: Omit<KvLayout, "numTokens"> | undefined;
   readonly #opTimeoutMs: number;
   readonly #retryIntervalMs: number;
-  readonly #secret: string | undefined;
+  /** `{ secret }` for the codec when the store has one, else `{}`. */
+  readonly #secret: { readonly secret?: string };
   #down = false;
   #retryAtMs = 0;
   #disposePromise: Promise<void> | undefined;
@@ -91,7 +92,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
     this.#geometry = options.geometry;
     this.#opTimeoutMs = options.opTimeoutMs;
     this.#retryIntervalMs = options.retryIntervalMs;
-    this.#secret = options.secret;
+    this.#secret = options.secret !== undefined ? { secret: options.secret } : {};
     this.#logger = (options.logger ?? silentLogger).child({ component: "kv-cache-store", store: backend.description, namespace: options.namespace });
   }
 
@@ -224,7 +225,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
             expectedFingerprint,
             expectedKey: key,
             expectedGeometry: meta?.fingerprint === this.fingerprint ? this.#geometry : undefined,
-            ...(this.#secret !== undefined && { secret: this.#secret }),
+            ...this.#secret,
           });
           report = { key, status: "ok", indexed: meta !== undefined };
         } catch (error) {
@@ -365,7 +366,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
         expectedFingerprint: this.fingerprint,
         expectedKey: key,
         expectedGeometry: this.#geometry,
-        ...(this.#secret !== undefined && { secret: this.#secret }),
+        ...this.#secret,
       });
     } catch (error) {
       if (!(error instanceof CacheCorruptError)) throw error;
@@ -382,9 +383,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
 
   /** Encodes, writes to the store (awaited, outages absorbed) and returns the decoded form, also put in the LRU. */
   async #storeAndDecode(key: CacheKeyString, cache: DocumentKvCache): Promise<DocumentKvCache> {
-    const secret = this.#secret !== undefined ? { secret: this.#secret } : {};
-    const bytes = encodeKvCache(cache, { dtype: this.dtype, namespace: this.namespace, ...secret });
-    const decoded = decodeKvCache(bytes, { expectedFingerprint: this.fingerprint, expectedKey: key, ...secret });
+    const bytes = encodeKvCache(cache, { dtype: this.dtype, namespace: this.namespace, ...this.#secret });
+    const decoded = decodeKvCache(bytes, { expectedFingerprint: this.fingerprint, expectedKey: key, ...this.#secret });
     const nowMs = Date.now();
     this.#lru.set(key, decoded, this.#lruSize(decoded), this.#ttlMs === undefined ? undefined : nowMs + this.#ttlMs);
     const write = this.#write(key, bytes, decoded, nowMs);
