@@ -64,13 +64,6 @@ def block_mask(seg: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return ok[:, None]
 
 
-def forward_logits(model, extra, ids, seg, valid, vocab_size: int) -> torch.Tensor:
-    pos = torch.arange(ids.shape[1], device=ids.device)[None].expand_as(ids)
-    x = embed(model, extra, ids, vocab_size)
-    out = model(inputs_embeds=x, attention_mask=block_mask(seg, valid), position_ids=pos, use_cache=False)
-    return out.logits
-
-
 def cosine_lr(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup

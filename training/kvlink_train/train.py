@@ -13,6 +13,7 @@ the kvlink.json link config in the metadata) and one metrics.json for all varian
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -201,7 +202,7 @@ def normalize(s: str) -> str:
 def dev_accuracy(peft_model, extra, dev, links, vocab, eos, decode, device, mode: str, use_adapter: bool, max_new=24, batch_size=50):
     inner = peft_model.get_base_model()
     correct, by_dataset = 0, {}
-    ctx = peft_model.disable_adapter() if not use_adapter else _Null()
+    ctx = peft_model.disable_adapter() if not use_adapter else contextlib.nullcontext()
     with ctx:
         for i in range(0, len(dev), batch_size):
             group = dev[i : i + batch_size]
@@ -246,14 +247,6 @@ def dev_accuracy(peft_model, extra, dev, links, vocab, eos, decode, device, mode
                 d[0] += ok
                 d[1] += 1
     return correct / max(1, len(dev)), {k: v[0] / v[1] for k, v in by_dataset.items()}
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 # ---------------------------------------------------------------- checks
