@@ -52,10 +52,8 @@ export function addLinear(
 function addLoraBranch(b: OnnxGraphBuilder, x: string, y: string, base: LinearWeight, lora: LoraBranch, name: string): string {
   const { rank, scale } = lora;
   const { inFeatures: k, outFeatures: n } = base;
-  const aT = new Float32Array(k * rank);
-  for (let r = 0; r < rank; r++) for (let c = 0; c < k; c++) aT[c * rank + r] = lora.a[r * k + c]!;
-  const bT = new Float32Array(rank * n);
-  for (let o = 0; o < n; o++) for (let r = 0; r < rank; r++) bT[r * n + o] = lora.b[o * rank + r]! * scale;
+  const aT = transpose({ kind: "f32", outFeatures: rank, inFeatures: k, data: lora.a });
+  const bT = transpose({ kind: "f32", outFeatures: n, inFeatures: rank, data: lora.b }).map((v) => v * scale);
   const down = b.op("MatMul", [x, b.addInitializer(`${name}.lora_a_t`, "float32", [k, rank], aT)], { name: `${name}.lora_a` });
   const up = b.op("MatMul", [down, b.addInitializer(`${name}.lora_b_t`, "float32", [rank, n], bT)], { name: `${name}.lora_b` });
   return b.op("Add", [y, up], { name: `${name}.lora_add` });
