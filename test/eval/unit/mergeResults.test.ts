@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { computeAggregates } from "../../../eval/harness/computeAggregates.js";
-import { selectRecords } from "../../../eval/harness/loadJsonl.js";
-import type { EvalMode, EvalReport, QaRecord, RecordOutcome } from "../../../eval/harness/types.js";
+import { selectRecords, type QaRecord } from "../../../eval/harness/loadJsonl.js";
+import type { EvalMode, EvalReport, RecordOutcome } from "../../../eval/harness/types.js";
 import { mergeReports } from "../../../eval/mergeResults.js";
 
 function outcome(id: string, mode: EvalMode, correct: boolean): RecordOutcome {
