@@ -4,8 +4,8 @@
 # the CPU there, exactly as `npm run eval` does here; only the number of processes differs.
 #
 # Here, after the build:
-#   npx esbuild eval/run.ts --bundle --platform=node --format=esm --target=node20 --packages=external \
-#     --outfile=.device-eval/bundle/eval.mjs
+#   npx esbuild eval/run.ts packages/core/src/runtime/runtime.worker.ts --bundle --platform=node --format=esm \
+#     --target=node20 --packages=external --entry-names=[name] --outdir=.device-eval/bundle   # harness + worker
 #   bash ../shared/device/pack-node-runtime.sh packages/core       # .device/: node + core's production deps
 #   training/prepare.sh's GGUF parts (.device-carry/gguf.parta[a-c]) reach /tmp/kvlink-eval over earlier calls.
 # There:  bash eval/device/evalOnHost.sh <out-dir> <shards> [eval flags…]
@@ -26,7 +26,8 @@ mkdir -p "$out"
 nproc; grep -m1 "model name" /proc/cpuinfo
 pids=()
 for ((i = 0; i < shards; i++)); do
-  node .device-eval/bundle/eval.mjs --model "kvlink5=$work/kvlink5" --threads 1 --shard "$i/$shards" \
+  # EVAL_TIMEOUT_S: each shard is interrupted (SIGINT: it writes the records done so far) after that many seconds.
+  timeout -s INT "${EVAL_TIMEOUT_S:-86400}" node .device-eval/bundle/run.js --model "kvlink5=$work/kvlink5" --threads 1 --shard "$i/$shards" \
     --out "$out/shard-$i" "$@" > "$out/shard-$i.log" 2>&1 &
   pids+=($!)
 done
