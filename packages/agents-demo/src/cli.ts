@@ -58,7 +58,7 @@ export function createProgram(): Command {
     .option("--threads <n>", "ONNX Runtime threads (default: the cores, divided among --workers)", positiveInt)
     .option("--max-doc-tokens <n>", "token budget of one corpus document", positiveInt, 256)
     .option("--k <n>", "documents per retrieval", positiveInt, 3)
-    .addOption(new Option("--precompute <when>", "cache every corpus document first (all) or on first use (none)").choices(["all", "none"]).default("all"))
+    .addOption(new Option("--precompute <when>", "cache every corpus document first, with a progress bar (all), or as the agents first read them (none)").choices(["all", "none"]).default("none"))
     .option("--workers <n>", "run the questions in N processes sharing one store (redis:// or sqlite://) and report cross-process reuse", positiveInt)
     .addOption(new Option("--worker-index <i>").argParser((v) => Number(v)).hideHelp())
     .option("--json <file>", "write the transcript and the figures as JSON")

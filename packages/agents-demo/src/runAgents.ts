@@ -18,7 +18,7 @@ export interface RunAgentsOptions {
   readonly namespace?: string;
   /** Full prefill for every call (mode "full"): the baseline; no document is cached or reused. */
   readonly noCache?: boolean;
-  /** Precompute every corpus document before the questions ("all", default) or only on first use ("none"). */
+  /** Precompute every corpus document before the questions ("all", default) or as agents first read them ("none"). */
   readonly precompute?: "all" | "none";
   readonly maxDocTokens?: number;
   /** Folders of the corpus to leave out (relative paths). */

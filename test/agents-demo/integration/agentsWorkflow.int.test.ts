@@ -105,7 +105,7 @@ describe("kvlink-agents: the workflow end to end on a tiny model (sharing caches
 
   it("--workers 2 on one redis store: precomputing the same corpus in both processes computes each document once", async () => {
     const out = join(root, "workers.json");
-    const cli = ok(await runAgentsCli(["--corpus", corpus, "--model", model, "--threads", "1", "--store", server.url, "--namespace", "e2e-workers", "--workers", "2", "--json", out, ...QUESTIONS]));
+    const cli = ok(await runAgentsCli(["--corpus", corpus, "--model", model, "--threads", "1", "--store", server.url, "--namespace", "e2e-workers", "--workers", "2", "--precompute", "all", "--json", out, ...QUESTIONS]));
     assert.match(cli.stdout, /documents computed over all processes/);
     const report = JSON.parse(await readFile(out, "utf8")) as { workers: RunAgentsResult[]; documentsComputed: number };
     assert.equal(report.workers.length, 2);
