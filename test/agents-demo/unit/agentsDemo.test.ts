@@ -68,8 +68,11 @@ describe("agents-demo/Bm25Retriever", () => {
 
 describe("agents-demo/parseReview and summarizeTurns", () => {
   it("parses the reviewer's verdict and falls back to OK when there is none", () => {
-    assert.deepEqual(parseReview("VERDICT: REVISE the ferry time is missing."), { verdict: "revise", feedback: "the ferry time is missing.", parsed: true });
+    assert.deepEqual(parseReview("No, the ferry time is missing."), { verdict: "revise", feedback: "the ferry time is missing.", parsed: true });
+    assert.deepEqual(parseReview("Yes."), { verdict: "ok", feedback: "", parsed: true });
+    assert.equal(parseReview("VERDICT: REVISE add the keeper").verdict, "revise");
     assert.equal(parseReview("verdict - ok").verdict, "ok");
+    assert.equal(parseReview("Nothing is missing").parsed, false, "a word that only starts with no is not a verdict");
     assert.deepEqual(parseReview("The notes look fine to me"), { verdict: "ok", feedback: "The notes look fine to me", parsed: false });
   });
 

@@ -59,7 +59,7 @@ export type WorkflowStateType = typeof WorkflowState.State;
  * Supervisor, researcher, reviewer, writer, as a LangGraph StateGraph. The supervisor is code, not a model call:
  * it routes on the state (no notes → researcher; notes not yet reviewed → reviewer; a REVISE verdict with rounds
  * left → researcher again with the reviewer's feedback; else → writer), so a weak model can only change what an
- * agent says, never break the flow. The model decides one branch: the reviewer's verdict (parseReview, with OK as
+ * agent says, never break the flow. The model decides one branch: the reviewer's yes/no (parseReview, with OK as
  * the fallback). Every agent reads its documents through ChatKVLink, so documents one agent computed are reused by
  * the next: the reviewer re-reads the researcher's documents plus what its own query finds, the writer reads
  * them all.
@@ -79,7 +79,8 @@ export function buildWorkflow(options: WorkflowOptions) {
     const documents = mergeDocuments([...input.reuse], retrieved).slice(0, maxDocs);
     const messages: BaseMessage[] = [new SystemMessage(input.system), new HumanMessage(input.user)];
     let message: AIMessageChunk | undefined;
-    const stream = await options.model.stream(messages, { documents, maxTokens: input.maxTokens, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    // A repetition penalty over the prompt and the answer: a small model otherwise loops, or copies the notes it is given.
+    const stream = await options.model.stream(messages, { documents, maxTokens: input.maxTokens, repetitionPenalty: 1.2, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     for await (const chunk of stream) {
       message = message === undefined ? chunk : message.concat(chunk);
       if (typeof chunk.content === "string" && chunk.content.length > 0) options.onToken?.(agent, chunk.content);
@@ -103,7 +104,7 @@ export function buildWorkflow(options: WorkflowOptions) {
     const feedback = state.review?.verdict === "revise" && state.review.feedback !== "" ? state.review.feedback : undefined;
     const query = feedback === undefined ? state.question : `${state.question} ${feedback}`;
     const { turn, documents } = await callAgent("researcher", state, {
-      system: RESEARCHER_SYSTEM, user: researcherPrompt(state.question, feedback), retrievalQuery: query, reuse: [], maxTokens: 64,
+      system: RESEARCHER_SYSTEM, user: researcherPrompt(state.question, feedback), retrievalQuery: query, reuse: [], maxTokens: 48,
     });
     options.onTurn?.({ agent: "researcher", phase: "end", turn });
     return { notes: turn.output, review: undefined, documents, researchRounds: 1, turns: [turn] };
@@ -112,7 +113,7 @@ export function buildWorkflow(options: WorkflowOptions) {
   const reviewer = async (state: WorkflowStateType) => {
     const notes = state.notes ?? "";
     const { turn: raw, documents } = await callAgent("reviewer", state, {
-      system: REVIEWER_SYSTEM, user: reviewerPrompt(state.question, notes), retrievalQuery: `${state.question} ${notes}`, reuse: state.documents, maxTokens: 40,
+      system: REVIEWER_SYSTEM, user: reviewerPrompt(state.question, notes), retrievalQuery: `${state.question} ${notes}`, reuse: state.documents, maxTokens: 24,
     });
     const verdict = parseReview(raw.output);
     const turn: AgentTurn = { ...raw, verdict };
@@ -122,7 +123,7 @@ export function buildWorkflow(options: WorkflowOptions) {
 
   const writer = async (state: WorkflowStateType) => {
     const { turn, documents } = await callAgent("writer", state, {
-      system: WRITER_SYSTEM, user: writerPrompt(state.question, state.notes ?? ""), retrievalQuery: "", reuse: state.documents, maxTokens: 96,
+      system: WRITER_SYSTEM, user: writerPrompt(state.question, state.notes ?? ""), retrievalQuery: "", reuse: state.documents, maxTokens: 64,
     });
     options.onTurn?.({ agent: "writer", phase: "end", turn });
     return { answer: turn.output, documents, turns: [turn] };
