@@ -482,7 +482,9 @@ export class KvLinkEngine implements AsyncDisposable {
     const sampler = new Sampler(sampling);
     const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
     const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
-    const history: number[] = [...plan.freshTokenIds];
+    // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
+    // penalty sees the prompt's sampleable ids.
+    const history: number[] = plan.freshTokenIds.filter((id) => id < this.spec.vocabSize);
     const generated: number[] = [];
     let text = "";
     let logits = firstLogits;
