@@ -248,14 +248,22 @@ export class KvLinkEngine implements AsyncDisposable {
   /** Computes (or finds) the caches of these documents, so later prompts reuse them. */
   async precompute(
     documents: readonly (string | DocumentInput)[],
-    options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number; numTokens: number }) => void } = {},
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (p: { done: number; total: number; numTokens: number }) => void;
+      /** A document resident in this process but missing from the store (a write lost in an outage) is stored again. */
+      verifyStored?: boolean;
+    } = {},
   ): Promise<PrecomputeResult[]> {
     this.#ensureNotDisposed();
     const results: PrecomputeResult[] = [];
     for (const [i, doc] of documents.entries()) {
       options.signal?.throwIfAborted();
       const entry = this.#documentEntry(typeof doc === "string" ? doc : doc.text);
-      const source = await this.#ensureDocument(entry);
+      let source = await this.#ensureDocument(entry);
+      if (options.verifyStored === true && source === "memory" && this.#store !== undefined && !(await this.#store.has(entry.tokenIds))) {
+        source = (await this.#fetchBlock(entry)).source;
+      }
       results.push({ key: entry.key, numTokens: entry.tokenIds.length, source });
       try {
         options.onProgress?.({ done: i + 1, total: documents.length, numTokens: entry.tokenIds.length });
@@ -474,7 +482,9 @@ export class KvLinkEngine implements AsyncDisposable {
     const sampler = new Sampler(sampling);
     const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
     const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
-    const history: number[] = [...plan.freshTokenIds];
+    // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
+    // penalty sees the prompt's sampleable ids.
+    const history: number[] = plan.freshTokenIds.filter((id) => id < this.spec.vocabSize);
     const generated: number[] = [];
     let text = "";
     let logits = firstLogits;
