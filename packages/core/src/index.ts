@@ -75,6 +75,21 @@ export {
   type SamplingOptionsInput,
 } from "./generate/SamplingOptionsSchema.js";
 
+// Constrained decoding (JSON schema, JSON object, tool calls)
+export type { LogitsConstraint } from "./generate/LogitsConstraint.js";
+export {
+  createResponseConstraint,
+  parseResponseFormat,
+  ResponseFormatSchema,
+  type ResponseFormat,
+  type ResponseFormatInput,
+} from "./generate/constrain/responseFormat.js";
+export { compileJsonSchema, type GrammarNode } from "./generate/constrain/compileJsonSchema.js";
+export { ByteAutomaton, type AutomatonOptions, type AutomatonState, type ProgramStep } from "./generate/constrain/ByteAutomaton.js";
+export { TokenTrie, computeTokenBytes } from "./generate/constrain/TokenTrie.js";
+export { TokenMasker, type TokenMaskOptions } from "./generate/constrain/TokenMask.js";
+export { GrammarConstraint } from "./generate/constrain/GrammarConstraint.js";
+
 // Decoder model and generation
 export { loadModel } from "./decoder/loadModel.js";
 export {

@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
+import { createResponseConstraint } from "../generate/constrain/responseFormat.js";
+import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { Sampler } from "../generate/Sampler.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { StopCondition } from "../generate/StopCondition.js";
@@ -346,6 +348,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
       ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
     });
+    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer);
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;
@@ -362,7 +365,7 @@ export class KvLinkEngine implements AsyncDisposable {
         prefillMs: t3 - t2 - linkMs,
         docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
         mode: prepared.plan.mode,
-      });
+      }, constraint);
     } finally {
       await runtime.disposeSequence(seq);
     }
@@ -452,8 +455,9 @@ export class KvLinkEngine implements AsyncDisposable {
     emit: (piece: string) => void,
     signal: AbortSignal | undefined,
     timing: { t0: number; tokenizeMs: number; documentsMs: number; linkMs: number; prefillMs: number; docTokensComputedNow: number; mode: LinkMode },
+    constraint?: LogitsConstraint,
   ): Promise<GenerationResult> {
-    const sampler = new Sampler(sampling);
+    const sampler = new Sampler(sampling, { constraint });
     const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
     const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
     const history: number[] = [...plan.freshTokenIds];
