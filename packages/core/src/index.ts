@@ -106,9 +106,6 @@ export { GenerationStream, type FinishReason, type GenerationResult, type Genera
 export { computeInvFreq } from "./rope/computeInvFreq.js";
 export { parseRopeScaling } from "./rope/parseRopeScaling.js";
 export { assertRopeRerotatable } from "./rope/assertRopeRerotatable.js";
-export { rerotateKeys } from "./rope/rerotateKeys.js";
-export { rerotateKeysInPlace, type KeyBufferShape, type RerotateKeysMove } from "./rope/rerotateKeysInPlace.js";
-export { ropeSelfTest } from "./rope/ropeSelfTest.js";
 export { buildRerotateGraph, RerotateIoNames } from "./graph/buildRerotateGraph.js";
 
 // KV caches and the KVLink layout
