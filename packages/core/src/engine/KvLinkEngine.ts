@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
-import { createResponseConstraint } from "../generate/constrain/responseFormat.js";
+import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
 import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { Sampler } from "../generate/Sampler.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
@@ -29,6 +29,7 @@ import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
 import type { Tokenizer } from "../tokenizer/Tokenizer.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import { GenerationStream } from "../decoder/GenerationStream.js";
+import { assertRequest, GenerateRequestSchema, PrecomputeArgsSchema } from "./requestSchemas.js";
 import type {
   DocumentInput,
   FinishReason,
@@ -241,6 +242,7 @@ export class KvLinkEngine implements AsyncDisposable {
     options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number; numTokens: number }) => void } = {},
   ): Promise<PrecomputeResult[]> {
     this.#ensureNotDisposed();
+    assertRequest(PrecomputeArgsSchema, { documents, options }, "precompute arguments");
     const results: PrecomputeResult[] = [];
     for (const [i, doc] of documents.entries()) {
       options.signal?.throwIfAborted();
@@ -260,6 +262,7 @@ export class KvLinkEngine implements AsyncDisposable {
   generate(request: GenerateRequest): GenerationStream<GenerationResult> {
     this.#ensureNotDisposed();
     return new GenerationStream<GenerationResult>((emit, cancelled) => {
+      assertRequest(GenerateRequestSchema, request, "generate request"); // before the signal is combined
       const signal = request.signal ? AbortSignal.any([request.signal, cancelled]) : cancelled;
       return this.#generate({ ...request, signal }, emit);
     });
@@ -295,6 +298,8 @@ export class KvLinkEngine implements AsyncDisposable {
     documentsMs: number;
   }> {
     const t0 = performance.now();
+    assertRequest(GenerateRequestSchema, request, "generate request");
+    if (request.responseFormat !== undefined) responseFormatProgram(parseResponseFormat(request.responseFormat));
     request.signal?.throwIfAborted();
     const mode = request.mode ?? this.#defaultMode;
     if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
