@@ -13,6 +13,8 @@ import { AIMessageChunk, type BaseMessage, type ToolCallChunk } from "@langchain
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { Runnable } from "@langchain/core/runnables";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
+import type { SerializableSchema } from "@langchain/core/utils/standard_schema";
+import type { ZodV3Like, ZodV4Like } from "@langchain/core/utils/types";
 import { InvalidInputError, InvariantError, UnsupportedModelError } from "@kvlink/core";
 import type { KvLinkChatMessage, KvLinkEngineLike, KvLinkGenerateRequest } from "./engine.js";
 import { checkEngine } from "./checkEngine.js";
@@ -137,11 +139,27 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
 
   /** LangChain's withStructuredOutput ("functionCalling"), with the tool forced: constrained decoding writes the call. */
   override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: StructuredOutputSchema,
+    outputSchema: SerializableSchema<RunOutput>,
     config?: StructuredOutputMethodOptions<false>,
   ): Runnable<BaseLanguageModelInput, RunOutput>;
   override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
-    outputSchema: StructuredOutputSchema,
+    outputSchema: SerializableSchema<RunOutput>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV4Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV4Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV3Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV3Like<RunOutput> | Record<string, any>,
     config?: StructuredOutputMethodOptions<true>,
   ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
   override withStructuredOutput(outputSchema: StructuredOutputSchema, config?: StructuredOutputMethodOptions<boolean>): Runnable {

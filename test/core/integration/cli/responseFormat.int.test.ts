@@ -1,9 +1,8 @@
 /** `kvlink generate` / `kvlink ask` with --json-schema and --json-object (constrained decoding, issue 13 A5). */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runKvlink } from "./runKvlink.js";
+import { makeTinyModelRoot, runKvlink } from "./runKvlink.js";
 
 describe("kvlink CLI: constrained answers", function () {
   this.timeout(120_000);
@@ -12,10 +11,7 @@ describe("kvlink CLI: constrained answers", function () {
   let schemaFile: string;
   const schema = { type: "object", properties: { answer: { enum: ["yes", "no"] }, n: { type: "integer" } }, required: ["answer"] };
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), "kvlink-cli-json-"));
-    modelDir = join(root, "tiny");
-    const made = await runKvlink(["tiny-model", modelDir, "--vocab", "320", "--seed", "4", "--signature", "kvlink"]);
-    assert.equal(made.code, 0, made.stderr);
+    ({ root, modelDir } = await makeTinyModelRoot("kvlink-cli-json-"));
     schemaFile = join(root, "schema.json");
     await writeFile(schemaFile, JSON.stringify(schema));
   });

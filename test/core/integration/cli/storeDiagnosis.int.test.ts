@@ -1,11 +1,10 @@
 /** `kvlink cache verify` names a permanent store fault instead of reporting an outage (issue 13 B7). */
 import assert from "node:assert/strict";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { open, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RedisTestServer, redisServerUnavailableReason } from "../../../support/redisServer.js";
-import { runKvlink } from "./runKvlink.js";
+import { startRedisOrSkip, type RedisTestServer } from "../../../support/redisServer.js";
+import { makeTinyModelRoot, runKvlink } from "./runKvlink.js";
 
 /** Sends one RESP command to a local redis and resolves with its first reply line. */
 function redisCommand(port: number, args: readonly string[]): Promise<string> {
@@ -36,10 +35,7 @@ describe("kvlink cache verify: permanent store faults are named", function () {
   let modelDir: string;
   const verify = (store: string) => runKvlink(["cache", "verify", "--model", modelDir, "--store", store]);
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), "kvlink-diagnose-"));
-    modelDir = join(root, "tiny");
-    const made = await runKvlink(["tiny-model", modelDir, "--vocab", "320", "--seed", "4", "--signature", "kvlink"]);
-    assert.equal(made.code, 0, made.stderr);
+    ({ root, modelDir } = await makeTinyModelRoot("kvlink-diagnose-"));
   });
   after(() => rm(root, { recursive: true, force: true }));
 
@@ -64,12 +60,7 @@ describe("kvlink cache verify: permanent store faults are named", function () {
   describe("on redis", function () {
     let server: RedisTestServer | undefined;
     before(async function () {
-      const reason = await redisServerUnavailableReason();
-      if (reason !== undefined) {
-        console.warn(`skipping the redis diagnosis tests: ${reason}`);
-        this.skip();
-      }
-      server = await RedisTestServer.start();
+      server = await startRedisOrSkip(this, "the redis diagnosis tests");
       assert.equal(await redisCommand(server.port, ["CONFIG", "SET", "requirepass", "sekret-for-test"]), "+OK");
     });
     after(async () => {

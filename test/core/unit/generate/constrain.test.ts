@@ -188,7 +188,7 @@ describe("constrained decoding: token masks over the vocabulary trie", () => {
 
   it("the Sampler, masked, always writes a valid value from random logits (seeded), ending with EOS", () => {
     // Bounded strings, so every walk ends within the step budget (numbers and whitespace are bounded already).
-    const schema = structuredClone(WEATHER) as typeof WEATHER & { properties: Record<string, Record<string, unknown>> };
+    const schema = structuredClone(WEATHER) as unknown as { properties: Record<string, Record<string, unknown>> };
     schema.properties["city"]!["maxLength"] = 8;
     schema.properties["tags"]!["items"] = { type: "string", maxLength: 4 };
     const random = mulberry32(7);
