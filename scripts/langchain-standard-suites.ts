@@ -7,6 +7,7 @@
  *     resolves to ours) \
  *   EXPECT_MODULE=<path to the `expect` package (jest 30)> \
  *   KVLINK_MODEL_DIR=<model folder> npx tsx scripts/langchain-standard-suites.ts [--tool-choice any] [--only unit|integration]
+ *     [--methods testToolCalling,testStreamTools]   (a subset, by method name)
  *
  * The tests run in the order and with the names of the suite's own vitest runner (parsed from its vitest.ts files), each
  * with a 10-minute limit; a test the suite skips itself (it returns early with a "Skipping" message) counts as skipped.
@@ -26,6 +27,7 @@ if (src === undefined || expectModule === undefined) {
 const args = process.argv.slice(2);
 const toolChoice = args.includes("--tool-choice") ? args[args.indexOf("--tool-choice") + 1] : undefined;
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+const methods = args.includes("--methods") ? new Set(args[args.indexOf("--methods") + 1]!.split(",")) : undefined;
 
 const { expect } = (await import(pathToFileURL(resolve(expectModule, "build/index.js")).href)) as { expect: unknown };
 
@@ -44,14 +46,15 @@ for (const kind of ["unit", "integration"] as const) {
   const folder = kind === "unit" ? "unit_tests" : "integration_tests";
   const module = (await import(pathToFileURL(join(src, folder, "chat_models.ts")).href)) as Record<string, new (fields: object) => Record<string, unknown>>;
   const Base = kind === "unit" ? module["ChatModelUnitTests"]! : module["ChatModelIntegrationTests"]!;
-  const suite = new Base({ Cls: ChatKVLink, chatModelHasToolCalling: true, chatModelHasStructuredOutput: true, constructorArgs });
+  // Text content blocks are accepted (list content of text parts); images, audio and files are not.
+  const suite = new Base({ Cls: ChatKVLink, chatModelHasToolCalling: true, chatModelHasStructuredOutput: true, constructorArgs, supportsStandardContentType: { text: true } });
   suite["expect"] = expect;
   const count = (totals[kind] = { passed: 0, failed: 0, skipped: 0, total: 0 });
-  for (const { name, method } of testList(join(src, folder, "vitest.ts"))) {
+  for (const { method } of testList(join(src, folder, "vitest.ts")).filter((t) => methods === undefined || methods.has(t.method))) {
     count.total++;
     const logged: string[] = [];
-    const log = console.log;
-    console.log = (...parts: unknown[]) => void logged.push(parts.join(" "));
+    const { log, warn } = console;
+    console.log = console.warn = (...parts: unknown[]) => void logged.push(parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" "));
     const t0 = performance.now();
     let outcome: string;
     try {
@@ -64,6 +67,7 @@ for (const kind of ["unit", "integration"] as const) {
       outcome = `FAIL ${(error instanceof Error ? error.message : String(error)).split("\n").slice(0, 6).join(" | ").slice(0, 400)}`;
     } finally {
       console.log = log;
+      console.warn = warn;
     }
     if (outcome === "pass") count.passed++;
     else if (outcome === "skip") count.skipped++;
