@@ -87,7 +87,7 @@ export {
 export { compileJsonSchema, type GrammarNode } from "./generate/constrain/compileJsonSchema.js";
 export { ByteAutomaton, type AutomatonOptions, type AutomatonState, type ProgramStep } from "./generate/constrain/ByteAutomaton.js";
 export { TokenTrie, computeTokenBytes } from "./generate/constrain/TokenTrie.js";
-export { TokenMasker, type TokenMaskOptions } from "./generate/constrain/TokenMask.js";
+export { maskAllows, TokenMasker, type TokenMaskOptions } from "./generate/constrain/TokenMask.js";
 export { GrammarConstraint } from "./generate/constrain/GrammarConstraint.js";
 
 // Decoder model and generation

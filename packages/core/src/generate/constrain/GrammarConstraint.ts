@@ -35,9 +35,9 @@ export class GrammarConstraint implements LogitsConstraint {
     if (this.#ended) throw new InvalidInputError("GrammarConstraint: a token was requested after end of generation");
     const mask = this.#masker.maskFor(this.#state);
     let numAllowed = 0;
-    const n = Math.min(scores.length, mask.length);
+    const n = Math.min(scores.length, this.#masker.trie.tokenBytes.length);
     for (let i = 0; i < n; i++) {
-      if (mask[i] === 0) scores[i] = -Infinity;
+      if (((mask[i >>> 5]! >>> (i & 31)) & 1) === 0) scores[i] = -Infinity;
       else if (scores[i] !== -Infinity && !Number.isNaN(scores[i])) numAllowed++;
     }
     // Ids past the tokenizer's vocabulary (padding rows of the output layer) never carry text.

@@ -4,7 +4,7 @@ import type { TokenTrie } from "./TokenTrie.js";
 export interface TokenMaskOptions {
   /** End-of-generation ids: allowed exactly where the automaton may end. */
   readonly eosTokenIds: readonly number[];
-  /** Masks kept per automaton state (each is vocabSize bytes). Default 512. */
+  /** Masks kept per automaton state (each is a bitset of vocabSize bits: 6 KiB for 49k tokens). Default 512. */
   readonly maxCachedMasks?: number;
 }
 
@@ -19,7 +19,7 @@ export class TokenMasker {
   readonly trie: TokenTrie;
   readonly #eos: readonly number[];
   readonly #maxCached: number;
-  readonly #stateToMask = new Map<number, Uint8Array>();
+  readonly #stateToMask = new Map<number, Uint32Array>();
   /** Scratch stacks for the walk (trie node, automaton state id), reused. */
   #nodes: Int32Array<ArrayBuffer> = new Int32Array(1024);
   #states: Int32Array<ArrayBuffer> = new Int32Array(1024);
@@ -33,8 +33,8 @@ export class TokenMasker {
     this.#maxCached = options.maxCachedMasks ?? 512;
   }
 
-  /** 1 for every token id that may come next in `state`, over the tokenizer's ids (cached; do not modify). */
-  maskFor(state: AutomatonState): Uint8Array {
+  /** A bitset over the tokenizer's ids of the tokens that may come next in `state` (cached; do not modify). */
+  maskFor(state: AutomatonState): Uint32Array {
     let mask = this.#stateToMask.get(state.id);
     if (mask !== undefined) {
       // Most recently used last.
@@ -48,11 +48,12 @@ export class TokenMasker {
     return mask;
   }
 
-  #compute(state: AutomatonState): Uint8Array {
+  #compute(state: AutomatonState): Uint32Array {
     const { trie, automaton } = this;
-    const mask = new Uint8Array(trie.tokenBytes.length);
-    if (state.canEnd) for (const id of this.#eos) if (id < mask.length) mask[id] = 1;
-    if (state.inFreeText) for (const id of trie.controlTokenIds) mask[id] = 1;
+    const numIds = trie.tokenBytes.length;
+    const mask = new Uint32Array((numIds + 31) >>> 5);
+    if (state.canEnd) for (const id of this.#eos) if (id < numIds) mask[id >>> 5]! |= 1 << (id & 31);
+    if (state.inFreeText) for (const id of trie.controlTokenIds) mask[id >>> 5]! |= 1 << (id & 31);
     const { firstChild, nextSibling, edgeByte, tokenStart, tokenIds } = trie;
     let nodes = this.#nodes;
     let states = this.#states;
@@ -66,7 +67,10 @@ export class TokenMasker {
       const s = states[top]!;
       top--;
       visited++;
-      for (let i = tokenStart[node]!, end = tokenStart[node + 1]!; i < end; i++) mask[tokenIds[i]!] = 1;
+      for (let i = tokenStart[node]!, end = tokenStart[node + 1]!; i < end; i++) {
+        const id = tokenIds[i]!;
+        mask[id >>> 5]! |= 1 << (id & 31);
+      }
       for (let c = firstChild[node]!; c !== -1; c = nextSibling[c]!) {
         const n = automaton.nextId(s, edgeByte[c]!);
         if (n < 0) continue;
@@ -89,4 +93,9 @@ function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const grown = new Int32Array(a.length * 2);
   grown.set(a);
   return grown;
+}
+
+/** Whether a mask from TokenMasker.maskFor allows token `id`. */
+export function maskAllows(mask: Uint32Array, id: number): boolean {
+  return ((mask[id >>> 5] ?? 0) >>> (id & 31)) & 1 ? true : false;
 }
