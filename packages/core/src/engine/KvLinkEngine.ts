@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
+import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
+import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { Sampler } from "../generate/Sampler.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { StopCondition } from "../generate/StopCondition.js";
@@ -27,6 +29,7 @@ import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
 import type { Tokenizer } from "../tokenizer/Tokenizer.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import { GenerationStream } from "../decoder/GenerationStream.js";
+import { assertRequest, GenerateRequestSchema, PrecomputeArgsSchema } from "./requestSchemas.js";
 import type {
   DocumentInput,
   FinishReason,
@@ -256,6 +259,7 @@ export class KvLinkEngine implements AsyncDisposable {
     } = {},
   ): Promise<PrecomputeResult[]> {
     this.#ensureNotDisposed();
+    assertRequest(PrecomputeArgsSchema, { documents, options }, "precompute arguments");
     const results: PrecomputeResult[] = [];
     for (const [i, doc] of documents.entries()) {
       options.signal?.throwIfAborted();
@@ -278,6 +282,7 @@ export class KvLinkEngine implements AsyncDisposable {
   generate(request: GenerateRequest): GenerationStream<GenerationResult> {
     this.#ensureNotDisposed();
     return new GenerationStream<GenerationResult>((emit, cancelled) => {
+      assertRequest(GenerateRequestSchema, request, "generate request"); // before the signal is combined
       const signal = request.signal ? AbortSignal.any([request.signal, cancelled]) : cancelled;
       return this.#generate({ ...request, signal }, emit);
     });
@@ -316,6 +321,8 @@ export class KvLinkEngine implements AsyncDisposable {
     documentsMs: number;
   }> {
     const t0 = performance.now();
+    assertRequest(GenerateRequestSchema, request, "generate request");
+    if (request.responseFormat !== undefined) responseFormatProgram(parseResponseFormat(request.responseFormat));
     request.signal?.throwIfAborted();
     const mode = request.mode ?? this.#defaultMode;
     if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
@@ -369,6 +376,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
       ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
     });
+    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer);
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;
@@ -388,7 +396,7 @@ export class KvLinkEngine implements AsyncDisposable {
         prefillMs: t3 - t2 - linkMs,
         docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
         mode: prepared.plan.mode,
-      });
+      }, constraint);
     } finally {
       await runtime.disposeSequence(seq);
     }
@@ -478,8 +486,9 @@ export class KvLinkEngine implements AsyncDisposable {
     emit: (piece: string) => void,
     signal: AbortSignal | undefined,
     timing: { t0: number; tokenizeMs: number; documentsMs: number; linkMs: number; prefillMs: number; docTokensComputedNow: number; mode: LinkMode },
+    constraint?: LogitsConstraint,
   ): Promise<GenerationResult> {
-    const sampler = new Sampler(sampling);
+    const sampler = new Sampler(sampling, { constraint });
     const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
     const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
     // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
