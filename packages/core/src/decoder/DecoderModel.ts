@@ -22,6 +22,8 @@ export interface LoadModelOptions {
   readonly logger?: Logger;
   /** Run ONNX Runtime on the calling thread instead of a worker (tests, tools). Default false. */
   readonly inProcess?: boolean;
+  /** Bytes of document caches the runtime keeps resident (KvLinkEngine's documentCacheBytes); default the runtime's. */
+  readonly documentCacheBytes?: number;
 }
 
 /** Exactly one of `prompt` (raw text, no template), `messages` (rendered with the chat template) or `promptTokenIds`. */
@@ -87,6 +89,7 @@ export class DecoderModel implements AsyncDisposable {
       logger,
       ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
+      ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
     return new DecoderModel(folder, tokenizer, runtime, logger);
