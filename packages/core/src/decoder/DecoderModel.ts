@@ -24,6 +24,11 @@ export interface LoadModelOptions {
   readonly inProcess?: boolean;
   /** Bytes of document caches the runtime keeps resident (KvLinkEngine's documentCacheBytes); default the runtime's. */
   readonly documentCacheBytes?: number;
+  /**
+   * adapter_scale of every sequence (models with LoRA branches): 1 (default) = the adapted model as converted,
+   * 0 = its base weights. KvLinkEngine picks it per prompt instead (EngineOptions.adapter).
+   */
+  readonly adapterScale?: number;
 }
 
 /** Exactly one of `prompt` (raw text, no template), `messages` (rendered with the chat template) or `promptTokenIds`. */
@@ -62,9 +67,11 @@ export class DecoderModel implements AsyncDisposable {
   readonly folder: ModelFolder;
   readonly #runtime: Runtime;
   readonly #logger: Logger;
+  readonly #adapterScale: number;
   #disposing: Promise<void> | undefined;
 
-  private constructor(folder: ModelFolder, tokenizer: Tokenizer, runtime: Runtime, logger: Logger) {
+  private constructor(folder: ModelFolder, tokenizer: Tokenizer, runtime: Runtime, logger: Logger, adapterScale: number) {
+    this.#adapterScale = adapterScale;
     this.folder = folder;
     this.spec = folder.spec;
     this.tokenizer = tokenizer;
@@ -92,7 +99,7 @@ export class DecoderModel implements AsyncDisposable {
       ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
-    return new DecoderModel(folder, tokenizer, runtime, logger);
+    return new DecoderModel(folder, tokenizer, runtime, logger, options.adapterScale ?? 1);
   }
 
   /** Which I/O contract the graph implements (detected from its input names). */
@@ -109,7 +116,7 @@ export class DecoderModel implements AsyncDisposable {
   /** A new, empty KV cache in this model's runtime. */
   async createSequence(): Promise<DecoderSequence> {
     this.#ensureNotDisposed();
-    return new DecoderSequence(this.#runtime, await this.#runtime.createSequence());
+    return new DecoderSequence(this.#runtime, await this.#runtime.createSequence({ adapterScale: this.#adapterScale }));
   }
 
   /** One pass over `inputIds` (after `past`, if given) in a throwaway sequence: logits and the new tokens' KV. */

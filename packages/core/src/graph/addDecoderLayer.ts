@@ -26,6 +26,8 @@ export interface DecoderLayerInputs {
   readonly int8Weights: Int8WeightMode;
   readonly accuracyLevel: NBitsAccuracy;
   readonly attention: LayerAttention;
+  /** float32 [B,1,1] multiplier of every LoRA branch (the adapter_scale input), when the weights carry LoRA. */
+  readonly adapterScale?: string;
 }
 
 /** Names of the layer's cache tensors in the graph. */
@@ -66,7 +68,14 @@ export function addDecoderLayer(
 
   const linear = (x: string, target: LoraTarget, name: string, bias?: Float32Array): string => {
     const lora = weights.lora?.[target];
-    return addLinear(b, x, weights[target], { name, int8Weights: inputs.int8Weights, accuracyLevel: inputs.accuracyLevel, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) });
+    return addLinear(b, x, weights[target], {
+      name,
+      int8Weights: inputs.int8Weights,
+      accuracyLevel: inputs.accuracyLevel,
+      ...(bias ? { bias } : {}),
+      ...(lora ? { lora } : {}),
+      ...(inputs.adapterScale !== undefined ? { adapterScale: inputs.adapterScale } : {}),
+    });
   };
 
   // Projections reading one input run as one fused linear where they can (fuseLinears.ts), split back after.
@@ -85,6 +94,7 @@ export function addDecoderLayer(
       accuracyLevel: inputs.accuracyLevel,
       ...(fused.bias !== undefined && { bias: fused.bias }),
       ...(fused.lora !== undefined && { lora: fused.lora }),
+      ...(inputs.adapterScale !== undefined ? { adapterScale: inputs.adapterScale } : {}),
     });
     const outs = names.map((n) => b.uniqueName(n));
     b.addNode("Split", [y, b.constInt64(fused.splits)], outs, { name: `${name}.split`, attrs: { axis: { int: -1 } } });
