@@ -28,9 +28,10 @@ const SUITE = "peers";
 
 export async function runPeersSuite(options: SuiteOptions): Promise<void> {
   const { numThreads, log, quick } = options;
-  const contexts = quick ? [0, 256] : [0, 1024, 4096, 8000];
-  const numNewTokens = quick ? 8 : 33;
-  const repetitions = quick ? 1 : 3;
+  // KVLINK_BENCH_LONG=1 adds an 8k context (minutes of prefill per runner on 2 cores).
+  const contexts = quick ? [0, 256] : process.env["KVLINK_BENCH_LONG"] === "1" ? [0, 1024, 4096, 8000] : [0, 1024, 4096];
+  const numNewTokens = quick ? 8 : 17;
+  const repetitions = quick ? 1 : 2;
   const gguf = await ensureDefaultGguf();
   const defaultDir = await defaultModelDir();
   const baseDir = await ensureModel(SMOLLM2_BASE_SOURCE);
@@ -62,8 +63,9 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
     const ids = fillerTokens((t) => probe.tokenizer.encode(t, { specialTokens: "text" }), Math.max(...contexts, 1));
     await probe.dispose();
     const samples = new Map<string, { prefill: number[]; decode: number[] }>();
+    // One warm-up pass per runner (short context), then the measured repetitions, runners rotating.
     for (let rep = -1; rep < repetitions; rep++) {
-      for (const context of contexts) {
+      for (const context of rep < 0 ? [contexts[0]!] : contexts) {
         const prompt = ids.slice(0, Math.max(context, 1));
         for (let i = 0; i < runners.length; i++) {
           const runner = runners[(i + rep + 1) % runners.length]!;

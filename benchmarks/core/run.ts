@@ -2,25 +2,43 @@
  * `npm run bench` (packages/core: `tsx ../../benchmarks/core/run.ts`): runs the suites in order and prints one JSON
  * line per figure (also appended to benchmarks/results/<suite>.jsonl). Arguments select suites (default: all):
  *
- *   tsx benchmarks/core/run.ts [decode] [ttft] [store] [--quick]
+ *   tsx benchmarks/core/run.ts [peers] [ttft] [store] [decode] [--quick] [--out <dir>]
+ *
+ * Default suites: peers, ttft, store (decode, the older per-step variant comparison, runs when named). After the
+ * suites it writes the run's report (writeBenchReport.ts: results.json, summary.md, SVG plots) to
+ * benchmarks/results/report/ (or --out).
  *
  * Environment: KVLINK_MODEL_DIR (else the default model under KVLINK_HOME), KVLINK_THREADS (default 2, the
  * reference host), KVLINK_GGUF (the default model's GGUF, for the converted decode variants), KVLINK_BENCH_FP32=0
  * (skip the fp32 variant). Progress goes to stderr.
  */
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { record, recorded } from "../support/harness.js";
 import { runDecodeSuite, type SuiteOptions } from "./decode.bench.js";
+import { runPeersSuite } from "./peers.bench.js";
 import { runStoreSuite } from "./store.bench.js";
 import { runTtftSuite } from "./ttft.bench.js";
+import { describeHost, writeBenchReport } from "./writeBenchReport.js";
 
 const SUITES: Record<string, (options: SuiteOptions) => Promise<void>> = {
-  decode: runDecodeSuite,
+  peers: runPeersSuite,
   ttft: runTtftSuite,
   store: runStoreSuite,
+  decode: runDecodeSuite,
 };
+const DEFAULT_SUITES = ["peers", "ttft", "store"];
 
 async function main(argv: readonly string[]): Promise<number> {
   const quick = argv.includes("--quick");
-  const names = argv.filter((a) => !a.startsWith("--"));
+  const outAt = argv.indexOf("--out");
+  const outDir = outAt >= 0 ? argv[outAt + 1] : undefined;
+  if (outAt >= 0 && (outDir === undefined || outDir.startsWith("--"))) {
+    process.stderr.write("--out needs a directory\n");
+    return 2;
+  }
+  const names = argv.filter((a, i) => !a.startsWith("--") && i !== outAt + 1);
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) {
     process.stderr.write(`unknown suite(s) ${unknown.join(", ")}; expected any of ${Object.keys(SUITES).join(", ")}\n`);
@@ -36,11 +54,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = (message: string): void => {
     process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
   };
-  for (const name of names.length > 0 ? names : Object.keys(SUITES)) {
+  const loadAtStart = loadavg();
+  for (const name of names.length > 0 ? names : DEFAULT_SUITES) {
     log(`suite ${name}${quick ? " (quick)" : ""}`);
     await SUITES[name]!({ quick, numThreads, log });
+    record("memory", { name: "memory.peakRss", params: { suite: name }, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
   }
-  log("done");
+  const report = resolve(outDir ?? join(dirname(fileURLToPath(import.meta.url)), "..", "results", "report"));
+  writeBenchReport(report, recorded(), describeHost(loadAtStart), `npm run bench -- ${argv.join(" ")}`.trim());
+  log(`done; report in ${report}`);
   return 0;
 }
 

@@ -25,9 +25,9 @@ function points(quick: boolean): TtftPoint[] {
     ];
   }
   return [
-    { sweep: "headline", numDocs: 10, docTokens: 512, repetitions: 5 },
-    ...[1, 2, 4, 8, 16, 32].map((numDocs) => ({ sweep: "numDocs" as const, numDocs, docTokens: 128, repetitions: 2 })),
-    ...[128, 256, 512, 1024, 2048].map((docTokens) => ({ sweep: "docTokens" as const, numDocs: 2, docTokens, repetitions: 2 })),
+    { sweep: "headline", numDocs: 10, docTokens: 512, repetitions: 3 },
+    ...[1, 2, 4, 8, 16, 32].map((numDocs) => ({ sweep: "numDocs" as const, numDocs, docTokens: 128, repetitions: 1 })),
+    ...[128, 256, 512, 1024, 2048].map((docTokens) => ({ sweep: "docTokens" as const, numDocs: 2, docTokens, repetitions: 1 })),
   ];
 }
 
