@@ -8,14 +8,20 @@
  * suites it writes the run's report (writeBenchReport.ts: results.json, summary.md, SVG plots) to
  * benchmarks/results/report/ (or --out).
  *
+ *   tsx benchmarks/core/run.ts --report-from <ISO time> [--out <dir>]
+ *
+ * writes the report from the lines in benchmarks/results/*.jsonl recorded at or after that time instead of running
+ * suites (e.g. suites run in separate processes, or a run cut short).
+ *
  * Environment: KVLINK_MODEL_DIR (else the default model under KVLINK_HOME), KVLINK_THREADS (default 2, the
  * reference host), KVLINK_GGUF (the default model's GGUF, for the converted decode variants), KVLINK_BENCH_FP32=0
  * (skip the fp32 variant). Progress goes to stderr.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { record, recorded } from "../support/harness.js";
+import { record, recorded, type RecordedLine } from "../support/harness.js";
 import { runDecodeSuite, type SuiteOptions } from "./decode.bench.js";
 import { runPeersSuite } from "./peers.bench.js";
 import { runStoreSuite } from "./store.bench.js";
@@ -29,16 +35,41 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<void>> = {
   decode: runDecodeSuite,
 };
 const DEFAULT_SUITES = ["peers", "ttft", "store"];
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
 
 async function main(argv: readonly string[]): Promise<number> {
   const quick = argv.includes("--quick");
-  const outAt = argv.indexOf("--out");
-  const outDir = outAt >= 0 ? argv[outAt + 1] : undefined;
-  if (outAt >= 0 && (outDir === undefined || outDir.startsWith("--"))) {
-    process.stderr.write("--out needs a directory\n");
+  const valueOf = (flag: string): string | undefined | null => {
+    const at = argv.indexOf(flag);
+    if (at < 0) return undefined;
+    const value = argv[at + 1];
+    return value === undefined || value.startsWith("--") ? null : value;
+  };
+  const outDir = valueOf("--out");
+  const reportFrom = valueOf("--report-from");
+  if (outDir === null || reportFrom === null || (reportFrom !== undefined && Number.isNaN(Date.parse(reportFrom)))) {
+    process.stderr.write("--out needs a directory and --report-from an ISO time\n");
     return 2;
   }
-  const names = argv.filter((a, i) => !a.startsWith("--") && i !== outAt + 1);
+  const report = resolve(outDir ?? join(resultsDir, "report"));
+  if (reportFrom !== undefined) {
+    const since = Date.parse(reportFrom);
+    const lines = readdirSync(resultsDir)
+      .filter((f) => f.endsWith(".jsonl"))
+      .flatMap((f) =>
+        readFileSync(join(resultsDir, f), "utf8")
+          .split("\n")
+          .filter((l) => l.trim() !== "")
+          .map((l): RecordedLine => ({ ...(JSON.parse(l) as Record<string, unknown>), suite: f.replace(/\.jsonl$/, "") })),
+      )
+      .filter((l) => Date.parse(String(l["time"])) >= since)
+      .sort((a, b) => Date.parse(String(a["time"])) - Date.parse(String(b["time"])));
+    writeBenchReport(report, lines, describeHost(loadavg()), `npm run bench -- ${argv.join(" ")}`);
+    process.stderr.write(`report of ${lines.length} lines since ${reportFrom} in ${report}\n`);
+    return 0;
+  }
+  const flagValues = new Set([outDir, reportFrom].filter((v) => v !== undefined));
+  const names = argv.filter((a) => !a.startsWith("--") && !flagValues.has(a));
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) {
     process.stderr.write(`unknown suite(s) ${unknown.join(", ")}; expected any of ${Object.keys(SUITES).join(", ")}\n`);
@@ -60,7 +91,6 @@ async function main(argv: readonly string[]): Promise<number> {
     await SUITES[name]!({ quick, numThreads, log });
     record("memory", { name: "memory.peakRss", params: { suite: name }, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
   }
-  const report = resolve(outDir ?? join(dirname(fileURLToPath(import.meta.url)), "..", "results", "report"));
   writeBenchReport(report, recorded(), describeHost(loadAtStart), `npm run bench -- ${argv.join(" ")}`.trim());
   log(`done; report in ${report}`);
   return 0;
