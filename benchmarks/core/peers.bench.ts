@@ -1,7 +1,7 @@
 /**
  * Decode and prefill speed against the peers, on the same model and prompts, in one process (round-robin
  * repetitions, medians), plus the numerics of the default kernels:
- * - `peers.decode` / `peers.prefill`: greedy from a filler context of 0, 1k, 4k (and 8k unless --quick) tokens,
+ * - `peers.sample` (one line per repetition, runner and context; the report takes medians): greedy from a filler context of 0, 1k, 4k (and 8k unless --quick) tokens,
  *   decode tokens/s = (new tokens − 1) / time after the first token, prefill tokens/s = context / time to the
  *   first token. Runners: ours on the default model (KVLink adapter, int8 activations, 8-bit head), ours on the
  *   base GGUF without the adapter (what llama.cpp runs), ours on the base with fp32 activations and fp32 head
@@ -20,7 +20,7 @@ import { LlamaCppRunner } from "../../test/core/model/runners/LlamaCppRunner.js"
 import { OursRunner } from "../../test/core/model/runners/OursRunner.js";
 import { TransformersJsRunner } from "../../test/core/model/runners/TransformersJsRunner.js";
 import { ensureConvertedCopy, ensureDefaultGguf } from "../../test/support/defaultModelFiles.js";
-import { quantile, record } from "../support/harness.js";
+import { record } from "../support/harness.js";
 import { defaultModelDir, fillerTokens, type SuiteOptions } from "./decode.bench.js";
 import { ensureBenchConversion } from "./ensureBenchConversion.js";
 
@@ -62,7 +62,6 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
     const probe = await loadModel(defaultDir, { numThreads: 1, inProcess: true });
     const ids = fillerTokens((t) => probe.tokenizer.encode(t, { specialTokens: "text" }), Math.max(...contexts, 1));
     await probe.dispose();
-    const samples = new Map<string, { prefill: number[]; decode: number[] }>();
     // One warm-up pass per runner (short context), then the measured repetitions, runners rotating.
     for (let rep = -1; rep < repetitions; rep++) {
       for (const context of rep < 0 ? [contexts[0]!] : contexts) {
@@ -73,21 +72,17 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
           if (runner instanceof TransformersJsRunner && context > 4096) continue;
           const r = await runner.greedy(prompt, numNewTokens);
           if (rep < 0) continue;
-          const key = `${runner.name}\u0000${context}`;
-          const s = samples.get(key) ?? { prefill: [], decode: [] };
-          s.prefill.push((prompt.length * 1000) / r.prefillMs);
-          s.decode.push(((numNewTokens - 1) * 1000) / r.decodeMs);
-          samples.set(key, s);
-          log(`peers: rep ${rep + 1} ctx ${context} ${runner.name}: decode ${s.decode.at(-1)!.toFixed(1)} tok/s`);
+          const decodeTokensPerSecond = ((numNewTokens - 1) * 1000) / r.decodeMs;
+          // One line per sample, so a run cut short still has every finished measurement (the report takes medians).
+          record(SUITE, {
+            name: "peers.sample",
+            params: { implementation: runner.name, context, numNewTokens, numThreads, repetition: rep },
+            decodeTokensPerSecond,
+            ...(context >= 256 && { prefillTokensPerSecond: (prompt.length * 1000) / r.prefillMs }),
+          });
+          log(`peers: rep ${rep + 1} ctx ${context} ${runner.name}: decode ${decodeTokensPerSecond.toFixed(1)} tok/s`);
         }
       }
-    }
-    for (const [key, s] of samples) {
-      const [implementation, context] = key.split("\u0000") as [string, string];
-      const params = { implementation, context: Number(context), numNewTokens, numThreads };
-      const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
-      record(SUITE, { name: "peers.decode", params, tokensPerSecond: median(s.decode), samples: s.decode });
-      if (Number(context) >= 256) record(SUITE, { name: "peers.prefill", params, tokensPerSecond: median(s.prefill), samples: s.prefill });
     }
   } finally {
     for (const runner of runners.reverse()) await runner.dispose();

@@ -36,6 +36,13 @@ export function describeHost(loadAverageStart: readonly number[]): BenchHost {
 type Line = RecordedLine & { params?: Record<string, unknown> };
 const p = (l: Line, k: string): unknown => l.params?.[k];
 const num = (x: unknown): number => (typeof x === "number" ? x : NaN);
+/** Median (mean of the middle two for an even count); NaN for none. */
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : "–");
 
 const MODES = [
@@ -85,18 +92,22 @@ export function writeBenchReport(outDir: string, lines: readonly RecordedLine[],
     }
   }
 
-  // Peers: decode and prefill vs context.
-  for (const [name, file, title] of [
-    ["peers.decode", "decode-vs-context.svg", "decode tokens/s vs context"],
-    ["peers.prefill", "prefill-vs-context.svg", "prefill tokens/s vs context"],
+  // Peers: decode and prefill vs context, medians of the per-repetition samples.
+  const samples = all.filter((l) => l.name === "peers.sample");
+  for (const [key, file, title] of [
+    ["decodeTokensPerSecond", "decode-vs-context.svg", "decode tokens/s vs context"],
+    ["prefillTokensPerSecond", "prefill-vs-context.svg", "prefill tokens/s vs context"],
   ] as const) {
-    const rows = all.filter((l) => l.name === name);
+    const rows = samples.filter((l) => typeof l[key] === "number");
     if (rows.length === 0) continue;
     const impls = [...new Set(rows.map((l) => String(p(l, "implementation"))))];
     const contexts = [...new Set(rows.map((l) => num(p(l, "context"))))].sort((a, b) => a - b);
     const llama = impls.find((i) => i.startsWith("llama.cpp"));
-    const value = (impl: string, ctx: number): number => num(rows.find((l) => p(l, "implementation") === impl && p(l, "context") === ctx)?.["tokensPerSecond"]);
-    md.push(`## ${title} (medians)`, "", `| implementation | ${contexts.map((c) => `ctx ${c}`).join(" | ")} |`, `|---|${contexts.map(() => "---:").join("|")}|`);
+    const value = (impl: string, ctx: number): number =>
+      median(rows.filter((l) => p(l, "implementation") === impl && p(l, "context") === ctx).map((l) => num(l[key])));
+    const count = (impl: string, ctx: number): number => rows.filter((l) => p(l, "implementation") === impl && p(l, "context") === ctx).length;
+    const reps = Math.max(...impls.flatMap((i) => contexts.map((c) => count(i, c))));
+    md.push(`## ${title} (median of up to ${reps} repetitions)`, "", `| implementation | ${contexts.map((c) => `ctx ${c}`).join(" | ")} |`, `|---|${contexts.map(() => "---:").join("|")}|`);
     for (const impl of impls) {
       md.push(
         `| ${impl} | ${contexts
