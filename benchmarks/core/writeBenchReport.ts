@@ -113,7 +113,8 @@ export function writeBenchReport(outDir: string, lines: readonly RecordedLine[],
         `| ${impl} | ${contexts
           .map((c) => {
             const v = value(impl, c);
-            const ratio = llama !== undefined && impl !== llama ? ` (${fmt(v / value(llama, c), 2)}×)` : "";
+            const r = llama !== undefined && impl !== llama ? v / value(llama, c) : NaN;
+            const ratio = Number.isFinite(r) ? ` (${fmt(r, 2)}×)` : "";
             return `${fmt(v)}${ratio}`;
           })
           .join(" | ")} |`,
