@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { interruptSignal } from "../interruptSignal.js";
-import { isVerbose, samplingFromFlags } from "../commonOptions.js";
+import { addExecutionProviderOptions, isVerbose, providerOptionsFromFlags, samplingFromFlags } from "../commonOptions.js";
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
@@ -21,11 +21,13 @@ interface GenerateFlags {
   json?: boolean;
   threads?: number;
   executionProvider: string;
+  deviceId?: number;
+  tf32?: boolean;
 }
 
 /** `kvlink generate`: streams a completion to stdout, or prints one JSON object with --json. */
 export function generateCommand(): Command {
-  return new Command("generate")
+  return addExecutionProviderOptions(new Command("generate"))
     .description("generate text from a prompt (streams to stdout)")
     .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
@@ -39,14 +41,13 @@ export function generateCommand(): Command {
     .option("--seed <n>", "sampling seed", parseInteger)
     .option("--json", "print one JSON object {text, tokens, ttft_ms, tokens_per_s} instead of streaming")
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
     .action(async (flags: GenerateFlags, command: Command) => {
       const logger = createCliLogger(isVerbose(command));
       const interrupt = interruptSignal();
       try {
         const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
         await using model = await loadModel(modelDir, {
-          executionProvider: flags.executionProvider,
+          ...providerOptionsFromFlags(flags),
           logger,
           ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
         });
