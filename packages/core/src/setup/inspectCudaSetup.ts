@@ -4,10 +4,12 @@ import { locateOnnxRuntimeNode, providerLibraryNames } from "../runtime/executio
 import { CUDA_OPTIONAL_LIBRARIES, cudaLibrarySource, findNvidiaWheelLibDirs } from "./cudaLibraryHints.js";
 import { readLoaderCache, resolveSharedLibraries, splitPath, type ResolvedLibrary } from "./resolveSharedLibraries.js";
 
+const DRIVER_LIB_DIRS = ["/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"];
+
 export interface CudaDependency extends ResolvedLibrary {
   /** Where to get it when missing (a pip requirement, or the driver). */
   readonly source?: string;
-  /** A folder of an installed nvidia-* wheel that holds it (missing from the loader's path only). */
+  /** A folder of an installed nvidia-* wheel (or a driver folder) that holds it: missing from the loader's path only. */
   readonly foundIn?: string;
 }
 
@@ -33,7 +35,10 @@ export interface InspectCudaSetupOptions {
   readonly libraryPath?: readonly string[];
   readonly loaderCache?: ReadonlyMap<string, string>;
   readonly systemDirs?: readonly string[];
-  /** Folders of nvidia-* wheels to look in for missing libraries; default: those of python3 / python. */
+  /**
+   * Folders to look in for missing libraries; default: the lib folders of python3's / python's nvidia-* wheels,
+   * then driver folders that containers mount (/usr/local/nvidia/lib64, WSL's /usr/lib/wsl/lib).
+   */
   readonly wheelLibDirs?: readonly string[];
   /** Default /proc/driver/nvidia/gpus and /dev. */
   readonly procGpuDir?: string;
@@ -54,7 +59,7 @@ export function inspectCudaSetup(options: InspectCudaSetupOptions = {}): CudaSet
   const resolved = cudaProvider !== undefined ? resolveSharedLibraries([cudaProvider], resolveOptions) : [];
   const optionalResolved = CUDA_OPTIONAL_LIBRARIES.map((name) => findOne(name, libraryPath, loaderCache, options.systemDirs));
   const anyMissing = [...resolved, ...optionalResolved].some((d) => d.path === undefined);
-  const wheelDirs = anyMissing ? (options.wheelLibDirs ?? findNvidiaWheelLibDirs()) : [];
+  const wheelDirs = anyMissing ? (options.wheelLibDirs ?? [...findNvidiaWheelLibDirs(), ...DRIVER_LIB_DIRS]) : [];
   const annotate = (d: ResolvedLibrary): CudaDependency => {
     if (d.path !== undefined) return d;
     const source = cudaLibrarySource(d.name);
