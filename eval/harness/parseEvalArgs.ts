@@ -29,6 +29,8 @@ export interface EvalArgs {
   readonly epicTokens: number;
   /** KvLinkEngine's documentPrefix for every model of the run. */
   readonly documentPrefix: "none" | "template";
+  /** KvLinkEngine's adapter policy; the no-document checks run the adapter only under "always". */
+  readonly adapter: "documents" | "always";
   readonly chatPrompts: string;
   readonly heldout: string;
   readonly help: boolean;
@@ -46,6 +48,8 @@ export const USAGE = `usage: npm run eval -- [options]
   --max-tokens <n>         answer length limit (default 48)
   --epic-tokens <n>        document tokens recomputed in epic mode (default 16)
   --document-prefix <p>    none | template: encode documents after the template's opening, KV not stored (default none)
+  --adapter <a>            documents | always: where a model's LoRA adapter runs (default documents, as the engine:
+                           prompts without documents, the chat and ppl checks included, run the base weights)
   --threads <n>            ONNX Runtime threads (default ${availableParallelism()})
   --out <dir>              output folder (default eval/results/<labels>)
   --checks <list>          no-document checks: chat,ppl (default none)
@@ -86,7 +90,7 @@ function list<T extends string>(name: string, text: string, allowed: readonly T[
 }
 
 const MULTI = new Set(["data", "model"]);
-const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "document-prefix", "chat-prompts", "heldout"]);
+const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "document-prefix", "adapter", "chat-prompts", "heldout"]);
 
 /** Parses the eval command line (`--name value`, `--name=value`; --data and --model take several values). */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs {
@@ -137,10 +141,16 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs {
     maxTokens: one("max-tokens") !== undefined ? positiveInt("max-tokens", one("max-tokens")!) : 48,
     epicTokens: one("epic-tokens") !== undefined ? positiveInt("epic-tokens", one("epic-tokens")!, true) : 16,
     documentPrefix: documentPrefixOf(one("document-prefix")),
+    adapter: adapterOf(one("adapter")),
     chatPrompts: one("chat-prompts") !== undefined ? resolve(one("chat-prompts")!) : join(REPO_ROOT, DEFAULT_CHAT_PROMPTS),
     heldout: one("heldout") !== undefined ? resolve(one("heldout")!) : join(REPO_ROOT, DEFAULT_HELDOUT),
     help,
   };
+}
+
+function adapterOf(value: string | undefined): "documents" | "always" {
+  if (value === undefined || value === "documents" || value === "always") return value ?? "documents";
+  throw new UsageError(`--adapter must be documents or always, got "${value}"`);
 }
 
 function documentPrefixOf(value: string | undefined): "none" | "template" {

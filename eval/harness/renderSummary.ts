@@ -109,6 +109,11 @@ export function renderSummary(report: EvalReport): string {
     `- models: ${models || "–"}`,
     `- data: ${m.data.join(", ")} (${m.numRecords} records${m.split !== undefined ? `, split ${m.split}` : ""}${m.stride > 1 ? `, every ${m.stride}th` : ""}${m.limit !== undefined ? `, at most ${m.limit} per file` : ""})`,
     `- modes: ${m.modes.join(", ")}; epic recomputes ${m.epicTokens} tokens per document; greedy, at most ${m.maxTokens} tokens`,
+    ...(m.adapter !== undefined
+      ? [
+          `- adapter: ${m.adapter}${m.adapter === "documents" ? " (LoRA runs in prompts with documents; the no-document checks run the base weights)" : " (LoRA forced on in every prompt, the no-document checks included)"}; document prefix: ${m.documentPrefix ?? "none"}`,
+        ]
+      : []),
     `- system prompt: ${m.system === undefined ? "none" : JSON.stringify(m.system)}; ${m.numThreads} threads; commit ${m.commit ?? "?"}; Node ${m.node}`,
     `- ${m.startedAt} → ${m.finishedAt} (${(m.durationMs / 1000).toFixed(0)} s)`,
     "",

@@ -11,6 +11,11 @@ export interface CheckRunOptions {
   readonly chatPrompts?: readonly ChatPrompt[];
   readonly heldoutTexts?: readonly HeldoutText[];
   readonly numThreads: number;
+  /**
+   * adapter_scale of the checks' prompts, none of which cites a document: 0 is what KvLinkEngine runs them with
+   * under its default adapter policy ("documents"), 1 forces the adapter on ("always").
+   */
+  readonly adapterScale: number;
   readonly signal: AbortSignal;
   /** Filled as they come, so an interrupted run keeps what it did. */
   readonly chatAnswers: ChatAnswer[];
@@ -87,7 +92,7 @@ export function chunkIds(ids: readonly number[], size: number): number[][] {
 export async function runChecks(options: CheckRunOptions): Promise<void> {
   for (const model of options.models) {
     if (options.signal.aborted) return;
-    await using decoder = await DecoderModel.load(model.dir, { numThreads: options.numThreads });
+    await using decoder = await DecoderModel.load(model.dir, { numThreads: options.numThreads, adapterScale: options.adapterScale });
     for (const [i, p] of (options.chatPrompts ?? []).entries()) {
       if (options.signal.aborted) return;
       try {

@@ -22,6 +22,8 @@ export interface QaRunOptions {
   readonly epicTokens: number;
   /** KvLinkEngine documentPrefix (default "none"). */
   readonly documentPrefix?: "none" | "template";
+  /** KvLinkEngine adapter policy (default "documents"). */
+  readonly adapter?: "documents" | "always";
   readonly system?: string;
   readonly numThreads: number;
   readonly signal: AbortSignal;
@@ -76,7 +78,9 @@ function baseOutcome(model: string, mode: EvalMode, record: QaRecord): Omit<Reco
 export async function runQa(options: QaRunOptions): Promise<void> {
   for (const model of options.models) {
     if (options.signal.aborted) return;
-    await using engine = await KvLinkEngine.create({ model: model.dir, numThreads: options.numThreads, documentPrefix: options.documentPrefix ?? "none" });
+    await using engine = await KvLinkEngine.create({ model: model.dir, numThreads: options.numThreads, documentPrefix: options.documentPrefix ?? "none",
+      adapter: options.adapter ?? "documents",
+    });
     const identicalModes: Partial<Record<EvalMode, EvalMode>> =
       engine.links.numLinkTokens === 0 && options.modes.includes("kvlink") && options.modes.includes("rerotate") ? { kvlink: "rerotate" } : {};
     options.modelInfos.push({ label: model.label, dir: model.dir, numLinkTokens: engine.links.numLinkTokens, identicalModes });

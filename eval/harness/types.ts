@@ -129,6 +129,9 @@ export interface EvalReport {
     readonly stride: number;
     readonly maxTokens: number;
     readonly epicTokens: number;
+    /** Absent in reports written before these options existed. */
+    readonly documentPrefix?: "none" | "template";
+    readonly adapter?: "documents" | "always";
     readonly system: string | undefined;
     readonly numThreads: number;
     readonly numRecords: number;

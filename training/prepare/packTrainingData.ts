@@ -23,7 +23,7 @@ import { join, resolve } from "node:path";
 import { createGzip } from "node:zlib";
 import { DecoderModel } from "../../packages/core/src/decoder/DecoderModel.js";
 import { buildPromptLayout, documentSegmentText } from "../../packages/core/src/link/buildPromptLayout.js";
-import { ensureDefaultModel } from "../../packages/core/src/setup/ensureDefaultModel.js";
+import { resolveModel } from "../../packages/core/src/setup/resolveModel.js";
 import { HfTokenizer } from "../../packages/core/src/tokenizer/HfTokenizer.js";
 import type { Tokenizer } from "../../packages/core/src/tokenizer/Tokenizer.js";
 import {
@@ -104,7 +104,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const rng = mulberry32(args.seed);
   const n = (count: number): number => Math.round(count * args.scale);
-  const modelDir = await ensureDefaultModel();
+  // The BASE model (no adapter): its tokenizer and its logits on the reference prompt, which train.py checks the
+  // dequantized PyTorch model against before training.
+  const modelDir = await resolveModel("smollm2-135m-instruct-base");
   const tok = await HfTokenizer.load(modelDir);
   const imEnd = tok.eosTokenIds[0]!;
   const log = (msg: string): void => void process.stderr.write(`[pack] ${msg}\n`);
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
 
   // qa: generated + Wikipedia rule QA with gold replies; most linked, some full.
   const qa = [
-    ...generateSyntheticExamples({ seed: args.seed * 1000 + 1, count: n(3600), minDocs: 1, maxDocs: 15 }),
+    ...generateSyntheticExamples({ seed: args.seed * 1000 + 1, count: n(4800), minDocs: 1, maxDocs: 15, twoHopFraction: 0.5 }),
     ...generateWikiExamples({ seed: args.seed * 1000 + 2, count: n(3600), articles, minDocs: 1, maxDocs: 16 }),
   ];
   for (const ex of qa) {
@@ -135,8 +137,9 @@ async function main(): Promise<void> {
     const pieces = promptPieces(tok, { ...optional(system()), documents: docs.map(articleText), question });
     out.push({ kind: "distill", layout: "linked", ...pieces, response: null, ce: 0.5, kl: 1, max_new: 48 });
   }
-  // chat: no documents, KL to the base on its own answers (keeps ordinary behaviour).
-  for (const prompt of generateChatPrompts({ seed: args.seed * 1000 + 3, count: n(1800), articles })) {
+  // chat: no documents, KL to the base on its own answers. The engine runs prompts without documents on the base
+  // weights (adapter scale 0), so this only limits drift where the adapter is forced on: fewer than in recipe 1.
+  for (const prompt of generateChatPrompts({ seed: args.seed * 1000 + 3, count: n(600), articles })) {
     const pieces = promptPieces(tok, { question: prompt, documents: [] });
     out.push({ kind: "chat", layout: "full", ...pieces, response: null, ce: 0.3, kl: 1, max_new: 64 });
   }

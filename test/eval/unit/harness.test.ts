@@ -99,6 +99,12 @@ describe("eval harness", () => {
       assert.throws(() => parseEvalArgs(["--limit", "0"]), UsageError);
       assert.throws(() => parseModelSpec("a/b=/x"), UsageError);
     });
+
+    it("--adapter defaults to the engine's policy (documents), takes always, and rejects anything else", () => {
+      assert.equal(parseEvalArgs([]).adapter, "documents");
+      assert.equal(parseEvalArgs(["--adapter", "always"]).adapter, "always");
+      assert.throws(() => parseEvalArgs(["--adapter", "never"]), UsageError);
+    });
   });
 
   describe("aggregation", () => {

@@ -25,6 +25,11 @@ export interface LoadModelOptions {
   readonly logger?: Logger;
   /** Run ONNX Runtime on the calling thread instead of a worker (tests, tools). Default false. */
   readonly inProcess?: boolean;
+  /**
+   * adapter_scale of every sequence (models with LoRA branches): 1 (default) = the adapted model as converted,
+   * 0 = its base weights. KvLinkEngine picks it per prompt instead (EngineOptions.adapter).
+   */
+  readonly adapterScale?: number;
 }
 
 /** Exactly one of `prompt` (raw text, no template), `messages` (rendered with the chat template) or `promptTokenIds`. */
@@ -63,9 +68,11 @@ export class DecoderModel implements AsyncDisposable {
   readonly folder: ModelFolder;
   readonly #runtime: Runtime;
   readonly #logger: Logger;
+  readonly #adapterScale: number;
   #disposing: Promise<void> | undefined;
 
-  private constructor(folder: ModelFolder, tokenizer: Tokenizer, runtime: Runtime, logger: Logger) {
+  private constructor(folder: ModelFolder, tokenizer: Tokenizer, runtime: Runtime, logger: Logger, adapterScale: number) {
+    this.#adapterScale = adapterScale;
     this.folder = folder;
     this.spec = folder.spec;
     this.tokenizer = tokenizer;
@@ -93,7 +100,7 @@ export class DecoderModel implements AsyncDisposable {
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
-    return new DecoderModel(folder, tokenizer, runtime, logger);
+    return new DecoderModel(folder, tokenizer, runtime, logger, options.adapterScale ?? 1);
   }
 
   /** Which I/O contract the graph implements (detected from its input names). */
@@ -110,7 +117,7 @@ export class DecoderModel implements AsyncDisposable {
   /** A new, empty KV cache in this model's runtime. */
   async createSequence(): Promise<DecoderSequence> {
     this.#ensureNotDisposed();
-    return new DecoderSequence(this.#runtime, await this.#runtime.createSequence());
+    return new DecoderSequence(this.#runtime, await this.#runtime.createSequence({ adapterScale: this.#adapterScale }));
   }
 
   /** One pass over `inputIds` (after `past`, if given) in a throwaway sequence: logits and the new tokens' KV. */

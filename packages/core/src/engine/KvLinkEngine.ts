@@ -72,6 +72,13 @@ export const EngineOptionsSchema = z.strictObject({
    * of the engine's fingerprint (and of every cache key).
    */
   documentPrefix: z.enum(["none", "template"]).default("none"),
+  /**
+   * Where a model's LoRA adapter (the KVLink fine-tune) runs. "documents" (default): in prompts that cite at least
+   * one document and in document encoding, which is what it was trained for; a prompt without documents runs the
+   * base weights exactly (the graph's adapter_scale = 0), so ordinary chat is the base model's. "always": in every
+   * prompt. Document caches are the same bytes either way. No effect on models without an adapter.
+   */
+  adapter: z.enum(["documents", "always"]).default("documents"),
 });
 export type EngineOptionsInput = z.input<typeof EngineOptionsSchema> & {
   readonly logger?: Logger;
@@ -118,6 +125,8 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly #defaultMode: LinkMode;
   /** Tokens every document is encoded after (documentPrefix "template"), empty for "none". */
   readonly #documentPrefixIds: readonly number[];
+  /** EngineOptions.adapter: where LoRA branches run. */
+  readonly #adapter: "documents" | "always";
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
   /** Document text → tokens and key, least recently used first (tokenizing 5k tokens costs ~40 ms per request). */
   readonly #textToEntry = new Map<string, DocumentEntry>();
@@ -135,6 +144,7 @@ export class KvLinkEngine implements AsyncDisposable {
     logger: Logger;
     mode: LinkMode;
     documentPrefixIds: readonly number[];
+    adapter: "documents" | "always";
   }) {
     this.spec = init.spec;
     this.tokenizer = init.tokenizer;
@@ -147,6 +157,7 @@ export class KvLinkEngine implements AsyncDisposable {
     this.#logger = init.logger;
     this.#defaultMode = init.mode;
     this.#documentPrefixIds = init.documentPrefixIds;
+    this.#adapter = init.adapter;
   }
 
   static async create(input: EngineOptionsInput = {}): Promise<KvLinkEngine> {
@@ -215,6 +226,7 @@ export class KvLinkEngine implements AsyncDisposable {
     return new KvLinkEngine({
       spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
       documentPrefixIds,
+      adapter: options.adapter,
     });
   }
 
@@ -277,7 +289,10 @@ export class KvLinkEngine implements AsyncDisposable {
   async linkPrompt(request: GenerateRequest): Promise<LinkedPrompt> {
     this.#ensureNotDisposed();
     const prepared = await this.#prepare(request);
-    const seq = await this.#runtime.createSequence({ reserveTokens: prepared.plan.numPositions });
+    const seq = await this.#runtime.createSequence({
+      reserveTokens: prepared.plan.numPositions,
+      adapterScale: this.#adapterScale(prepared.docEntries.length),
+    });
     try {
       const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
       return {
@@ -357,7 +372,10 @@ export class KvLinkEngine implements AsyncDisposable {
     const t2 = performance.now();
     const runtime = this.#runtime;
     // KV slots for the whole prompt and the first answer tokens, allocated once (later tokens grow in chunks).
-    const seq = await runtime.createSequence({ reserveTokens: prepared.plan.numPositions + Math.min(sampling.maxTokens, 256) });
+    const seq = await runtime.createSequence({
+      reserveTokens: prepared.plan.numPositions + Math.min(sampling.maxTokens, 256),
+      adapterScale: this.#adapterScale(prepared.docEntries.length),
+    });
     try {
       const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
       const t3 = performance.now();
@@ -579,6 +597,11 @@ export class KvLinkEngine implements AsyncDisposable {
     return { block: documentToBlock(cache), source: source === "computed" ? "computed" : "store" };
   }
 
+  /** The adapter_scale of a prompt citing `numDocuments` documents (see EngineOptions.adapter). */
+  #adapterScale(numDocuments: number): number {
+    return this.#adapter === "always" || numDocuments > 0 ? 1 : 0;
+  }
+
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
   async #computeDocumentKv(tokenIds: readonly number[]): Promise<KvBlock> {
     if (this.#documentPrefixIds.length + tokenIds.length > this.spec.maxPositionEmbeddings) {
@@ -589,7 +612,7 @@ export class KvLinkEngine implements AsyncDisposable {
     }
     const runtime = this.#runtime;
     const prefix = this.#documentPrefixIds;
-    const seq = await runtime.createSequence({ reserveTokens: prefix.length + tokenIds.length });
+    const seq = await runtime.createSequence({ reserveTokens: prefix.length + tokenIds.length, adapterScale: 1 });
     try {
       const inputIds = [...prefix, ...tokenIds];
       const positions = inputIds.map((_, i) => i);
@@ -625,7 +648,7 @@ export class KvLinkEngine implements AsyncDisposable {
   async measureFloor(request: GenerateRequest): Promise<{ readonly forwardMs: number; readonly placeMs: number; readonly plan: LinkPlan }> {
     this.#ensureNotDisposed();
     const { plan, docEntries } = await this.#prepare(request);
-    const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions });
+    const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions, adapterScale: this.#adapterScale(docEntries.length) });
     try {
       const { linkMs, forwardMs } = await this.#prefill(seq, plan, docEntries);
       return { forwardMs, placeMs: linkMs, plan };

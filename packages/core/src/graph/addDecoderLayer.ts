@@ -24,6 +24,8 @@ export interface DecoderLayerInputs {
   readonly attentionBias: string;
   readonly int8Weights: Int8WeightMode;
   readonly attention: LayerAttention;
+  /** float32 [B,1,1] multiplier of every LoRA branch (the adapter_scale input), when the weights carry LoRA. */
+  readonly adapterScale?: string;
 }
 
 /** Names of the layer's cache tensors in the graph. */
@@ -64,7 +66,13 @@ export function addDecoderLayer(
 
   const linear = (x: string, target: LoraTarget, name: string, bias?: Float32Array): string => {
     const lora = weights.lora?.[target];
-    return addLinear(b, x, weights[target], { name, int8Weights: inputs.int8Weights, ...(bias ? { bias } : {}), ...(lora ? { lora } : {}) });
+    return addLinear(b, x, weights[target], {
+      name,
+      int8Weights: inputs.int8Weights,
+      ...(bias ? { bias } : {}),
+      ...(lora ? { lora } : {}),
+      ...(inputs.adapterScale !== undefined ? { adapterScale: inputs.adapterScale } : {}),
+    });
   };
 
   const n1 = rmsNorm(hidden, weights.inputNorm, `${p}.input_layernorm`);

@@ -23,7 +23,14 @@ export function addLinear(
   b: OnnxGraphBuilder,
   x: string,
   weight: LinearWeight,
-  options: { readonly name: string; readonly bias?: Float32Array; readonly int8Weights?: Int8WeightMode; readonly lora?: LoraBranch },
+  options: {
+    readonly name: string;
+    readonly bias?: Float32Array;
+    readonly int8Weights?: Int8WeightMode;
+    readonly lora?: LoraBranch;
+    /** A float32 [B,1,1] graph value the LoRA branch is multiplied by (0 turns the adapter off per sequence). */
+    readonly adapterScale?: string;
+  },
 ): string {
   const { name } = options;
   let y: string;
@@ -38,7 +45,7 @@ export function addLinear(
   } else {
     y = addMatMulNBits(b, x, weight, name);
   }
-  if (options.lora !== undefined) y = addLoraBranch(b, x, y, weight, options.lora, name);
+  if (options.lora !== undefined) y = addLoraBranch(b, x, y, weight, options.lora, name, options.adapterScale);
   if (options.bias === undefined) return y;
   const bias = b.addInitializer(`${name}.bias`, "float32", [options.bias.length], options.bias);
   return b.op("Add", [y, bias], { name: `${name}.add_bias` });
@@ -47,14 +54,24 @@ export function addLinear(
 /**
  * y += scale · (x·Aᵀ)·Bᵀ beside the base weight, kept apart (not merged into it) so the 4-bit base stays
  * exactly the GGUF's and the branch exactly what was trained: two small fp32 MatMuls over [in, r] and [r, out]
- * initializers, with the scale folded into Bᵀ.
+ * initializers, with the scale folded into Bᵀ. With `adapterScale`, the rank-r activations x·Aᵀ are multiplied by
+ * it first (the cheapest place: r values per token), so a sequence fed 0 runs the base weights exactly.
  */
-function addLoraBranch(b: OnnxGraphBuilder, x: string, y: string, base: LinearWeight, lora: LoraBranch, name: string): string {
+function addLoraBranch(
+  b: OnnxGraphBuilder,
+  x: string,
+  y: string,
+  base: LinearWeight,
+  lora: LoraBranch,
+  name: string,
+  adapterScale: string | undefined,
+): string {
   const { rank, scale } = lora;
   const { inFeatures: k, outFeatures: n } = base;
   const aT = transpose({ kind: "f32", outFeatures: rank, inFeatures: k, data: lora.a });
   const bT = transpose({ kind: "f32", outFeatures: n, inFeatures: rank, data: lora.b }).map((v) => v * scale);
-  const down = b.op("MatMul", [x, b.addInitializer(`${name}.lora_a_t`, "float32", [k, rank], aT)], { name: `${name}.lora_a` });
+  const projected = b.op("MatMul", [x, b.addInitializer(`${name}.lora_a_t`, "float32", [k, rank], aT)], { name: `${name}.lora_a` });
+  const down = adapterScale === undefined ? projected : b.op("Mul", [projected, adapterScale], { name: `${name}.lora_scale` });
   const up = b.op("MatMul", [down, b.addInitializer(`${name}.lora_b_t`, "float32", [rank, n], bT)], { name: `${name}.lora_b` });
   return b.op("Add", [y, up], { name: `${name}.lora_add` });
 }

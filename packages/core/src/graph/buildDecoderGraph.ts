@@ -118,6 +118,9 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     value: b.addInput(IoNames.pastValue(i), "float32", [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
+  // LoRA branches are scaled per sequence, so one graph serves the adapted model and its exact base.
+  const hasLora = weights.layers.some((layer) => layer.lora !== undefined && Object.keys(layer.lora).length > 0);
+  const adapterScale = hasLora ? b.addInput(IoNames.adapterScale, "float32", [B, 1, 1]) : undefined;
 
   const { cos, sin } = cosSinTable(spec.rope, Int32Array.from({ length: maxPositions }, (_, p) => p));
   const half = spec.rope.rotaryDim / 2;
@@ -129,7 +132,16 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
 
   const layerAttention: LayerAttention =
     attention === "decomposed" ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) } : { kind: "onnx" };
-  const layerInputs = { spec, cosCache, sinCache, positionIds, attentionBias, int8Weights, attention: layerAttention };
+  const layerInputs = {
+    spec,
+    cosCache,
+    sinCache,
+    positionIds,
+    attentionBias,
+    int8Weights,
+    attention: layerAttention,
+    ...(adapterScale !== undefined ? { adapterScale } : {}),
+  };
   weights.layers.forEach((layer, i) => {
     const kv = past[i]!;
     hidden = addDecoderLayer(b, layerInputs, i, layer, hidden, {

@@ -6,6 +6,7 @@
  *   inputs : input_ids int64 [B,S] · position_ids int64 [B,S] · attention_bias float32 [B,1,S,P+S]
  *            (0 = may attend, -Infinity = blocked; columns = P past tokens then the S new ones)
  *            · past_key_values.{i}.key|value float32 [B,KVH,P,D] (keys post-RoPE) · num_logits_to_keep int64 []
+ *            · adapter_scale float32 [B,1,1] (graphs with LoRA branches only; see ModelSpec / addLinear)
  *            A graph built with `attention: "decomposed"` takes past keys transposed, [B,KVH,D,P] (same name;
  *            values stay [B,KVH,P,D]); hosts tell the layouts apart by the declared shape of the key input.
  *   outputs: logits float32 [B,L,V] (L = num_logits_to_keep, or S when it is 0)
@@ -24,6 +25,8 @@ export const IoNames = {
   attentionBias: "attention_bias",
   attentionMask: "attention_mask",
   numLogitsToKeep: "num_logits_to_keep",
+  /** float32 [B,1,1], only on graphs with LoRA branches: each branch's output is multiplied by it (0 = the base model). */
+  adapterScale: "adapter_scale",
   logits: "logits",
   pastKey: (layer: number): string => `past_key_values.${layer}.key`,
   pastValue: (layer: number): string => `past_key_values.${layer}.value`,

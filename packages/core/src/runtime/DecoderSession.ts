@@ -51,6 +51,9 @@ export class DecoderSession {
   readonly #spec: ModelSpec;
   readonly #geometry: KvGeometry;
   readonly #sequences = new Map<number, Cache>();
+  /** Per sequence: the adapter_scale fed with each of its forward passes (graphs with LoRA branches). */
+  readonly #adapterScales = new Map<number, number>();
+  readonly #hasAdapterScale: boolean;
   readonly #hasLogitsToKeep: boolean;
   readonly #documents: DocumentKvLru;
   /** Slot buffers of finished sequences, reused by new ones (1 GiB at most). */
@@ -71,6 +74,7 @@ export class DecoderSession {
     this.info = info;
     this.#geometry = { numLayers: spec.numLayers, numKvHeads: spec.numKvHeads, headDim: spec.headDim };
     this.#hasLogitsToKeep = session.inputNames.includes(IoNames.numLogitsToKeep);
+    this.#hasAdapterScale = session.inputNames.includes(IoNames.adapterScale);
   }
 
   static async create(options: DecoderSessionOptions): Promise<DecoderSession> {
@@ -114,6 +118,10 @@ export class DecoderSession {
       if (!Number.isInteger(reserve) || reserve < 0) {
         throw new InvalidInputError(`createSequence: reserveTokens must be a non-negative integer, got ${reserve}`);
       }
+      const adapterScale = options.adapterScale ?? 1;
+      if (typeof adapterScale !== "number" || !Number.isFinite(adapterScale)) {
+        throw new InvalidInputError(`createSequence: adapterScale must be a finite number, got ${String(adapterScale)}`);
+      }
       const id = this.#nextSequenceId++;
       let cache: Cache;
       if (this.info.signature === "kvlink") {
@@ -128,6 +136,7 @@ export class DecoderSession {
         cache = new PresentKvCache(this.#geometry);
       }
       this.#sequences.set(id, cache);
+      this.#adapterScales.set(id, adapterScale);
       return id as SequenceId;
     });
   }
@@ -143,8 +152,8 @@ export class DecoderSession {
         lastPosition: cache.lastPosition,
       });
       return cache instanceof HostKvCache
-        ? this.#forwardKvLink(cache, valid, args.returnKv === true)
-        : this.#forwardStandard(cache, valid, args.returnKv === true);
+        ? this.#forwardKvLink(cache, valid, args.returnKv === true, this.#adapterScales.get(sequenceId) ?? 1)
+        : this.#forwardStandard(cache, valid, args.returnKv === true, this.#adapterScales.get(sequenceId) ?? 1);
     });
   }
 
@@ -231,6 +240,7 @@ export class DecoderSession {
       const cache = this.#sequences.get(sequenceId);
       if (cache instanceof HostKvCache) cache.release();
       this.#sequences.delete(sequenceId);
+      this.#adapterScales.delete(sequenceId);
     });
   }
 
@@ -263,7 +273,7 @@ export class DecoderSession {
     return cache;
   }
 
-  #commonFeeds(valid: ValidForward): Feeds {
+  #commonFeeds(valid: ValidForward, adapterScale: number): Feeds {
     const numNew = valid.inputIds.length;
     const feeds: Feeds = {
       [IoNames.inputIds]: new Tensor("int64", valid.inputIds, [1, numNew]),
@@ -274,15 +284,16 @@ export class DecoderSession {
     if (this.#hasLogitsToKeep) {
       feeds[IoNames.numLogitsToKeep] = new Tensor("int64", BigInt64Array.of(BigInt(valid.numLogitsToKeep)), []);
     }
+    if (this.#hasAdapterScale) feeds[IoNames.adapterScale] = new Tensor("float32", Float32Array.of(adapterScale), [1, 1, 1]);
     return feeds;
   }
 
-  async #forwardKvLink(cache: HostKvCache, valid: ValidForward, returnKv: boolean): Promise<ForwardResult> {
+  async #forwardKvLink(cache: HostKvCache, valid: ValidForward, returnKv: boolean, adapterScale: number): Promise<ForwardResult> {
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     const numNew = valid.inputIds.length;
     const past = cache.length;
     const capacity = cache.capacity;
-    const feeds = this.#commonFeeds(valid);
+    const feeds = this.#commonFeeds(valid, adapterScale);
     feeds[IoNames.attentionBias] = new Tensor("float32", computeKvLinkBias(valid.mask, past, capacity, numNew), [1, 1, numNew, capacity + numNew]);
     const keyDims = cache.keyLayout === "dimMajor" ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim];
     for (let l = 0; l < numLayers; l++) {
@@ -302,11 +313,11 @@ export class DecoderSession {
     return { ...this.#logits(outputs, valid), ...(returnKv ? { newKv } : {}), status: cache.status() };
   }
 
-  async #forwardStandard(cache: PresentKvCache, valid: ValidForward, returnKv: boolean): Promise<ForwardResult> {
+  async #forwardStandard(cache: PresentKvCache, valid: ValidForward, returnKv: boolean, adapterScale: number): Promise<ForwardResult> {
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     const numNew = valid.inputIds.length;
     const past = cache.length;
-    const feeds = this.#commonFeeds(valid);
+    const feeds = this.#commonFeeds(valid, adapterScale);
     feeds[IoNames.attentionMask] = new Tensor("int64", new BigInt64Array(past + numNew).fill(1n), [1, past + numNew]);
     for (let l = 0; l < numLayers; l++) {
       feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), [1, numKvHeads, past, headDim]);

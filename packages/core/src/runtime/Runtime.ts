@@ -27,6 +27,11 @@ export interface RuntimeOptions {
 
 export interface CreateSequenceOptions {
   readonly reserveTokens?: number;
+  /**
+   * Multiplier of the model's LoRA branches for every forward pass of this sequence (the graph's adapter_scale
+   * input): 1 (default) = the adapted model, 0 = its base weights exactly. Ignored by graphs without LoRA.
+   */
+  readonly adapterScale?: number;
 }
 
 /** Where a resident document goes in a sequence (appendDocument). */

