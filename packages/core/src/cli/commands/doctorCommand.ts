@@ -17,14 +17,14 @@ const PROBED = ["cpu", "webgpu", "cuda"] as const;
 export function doctorCommand(): Command {
   return new Command("doctor")
     .description("report the execution providers that start here, the CUDA provider's libraries (found / missing, where to get them) and the GPU")
-    .option("--no-probe", "only inspect files; start no provider")
+    .option("--no-probe", "only inspect files; start no provider (except the one --require names)")
     .option("--require <ep>", "exit 1 unless this provider starts (cpu | webgpu | cuda)")
     .option("--json", "print one JSON object {cuda, providers}")
     .action(async (flags: DoctorFlags) => {
       const cuda = inspectCudaSetup();
       const providers: Record<string, ProbeResult | undefined> = {};
       if (flags.probe) for (const ep of PROBED) providers[ep] = await probeExecutionProvider(ep);
-      if (flags.require !== undefined && !PROBED.includes(flags.require as (typeof PROBED)[number])) providers[flags.require] = await probeExecutionProvider(flags.require);
+      if (flags.require !== undefined && providers[flags.require] === undefined) providers[flags.require] = await probeExecutionProvider(flags.require);
       if (flags.json) {
         printJson({ cuda, providers: Object.fromEntries(Object.entries(providers).map(([ep, r]) => [ep, r === undefined ? null : probeJson(r)])) });
       } else {
