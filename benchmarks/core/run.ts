@@ -2,12 +2,13 @@
  * `npm run bench` (packages/core: `tsx ../../benchmarks/core/run.ts`): runs the suites in order and prints one JSON
  * line per figure (also appended to benchmarks/results/<suite>.jsonl). Arguments select suites (default: all):
  *
- *   tsx benchmarks/core/run.ts [decode] [ttft] [store] [--quick]
+ *   tsx benchmarks/core/run.ts [decode] [ttft] [store] [constrain] [--quick]
  *
  * Environment: KVLINK_MODEL_DIR (else the default model under KVLINK_HOME), KVLINK_THREADS (default 2, the
  * reference host), KVLINK_GGUF (the default model's GGUF, for the converted decode variants), KVLINK_BENCH_FP32=0
  * (skip the fp32 variant). Progress goes to stderr.
  */
+import { runConstrainSuite } from "./constrain.bench.js";
 import { runDecodeSuite, type SuiteOptions } from "./decode.bench.js";
 import { runStoreSuite } from "./store.bench.js";
 import { runTtftSuite } from "./ttft.bench.js";
@@ -16,6 +17,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<void>> = {
   decode: runDecodeSuite,
   ttft: runTtftSuite,
   store: runStoreSuite,
+  constrain: runConstrainSuite,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

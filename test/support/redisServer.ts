@@ -65,16 +65,19 @@ export class RedisTestServer {
   readonly port: number;
   readonly url: string;
   readonly #dir: string;
+  readonly #appendOnly: boolean;
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, appendOnly: boolean) {
     this.port = port;
     this.url = `redis://127.0.0.1:${port}`;
     this.#dir = mkdtempSync(join(tmpdir(), "kvlink-redis-"));
+    this.#appendOnly = appendOnly;
   }
 
-  static async start(): Promise<RedisTestServer> {
-    const server = new RedisTestServer(await freePort());
+  /** `appendOnly`: keep data across restart() in an fsync-always AOF in the server's directory (as a real deployment would). */
+  static async start(options: { readonly appendOnly?: boolean } = {}): Promise<RedisTestServer> {
+    const server = new RedisTestServer(await freePort(), options.appendOnly === true);
     await server.#launch();
     return server;
   }
@@ -86,7 +89,10 @@ export class RedisTestServer {
   async #launch(): Promise<void> {
     const child = spawn(
       "redis-server",
-      ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--dir", this.#dir],
+      [
+        "--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--protected-mode", "yes", "--dir", this.#dir,
+        ...(this.#appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+      ],
       { stdio: "ignore" },
     );
     this.#child = child;
@@ -113,7 +119,7 @@ export class RedisTestServer {
     this.#child = undefined;
   }
 
-  /** Starts it again on the same port (empty: no persistence). */
+  /** Starts it again on the same port (empty, unless started with appendOnly). */
   async restart(): Promise<void> {
     await this.stop();
     await this.#launch();
@@ -124,4 +130,21 @@ export class RedisTestServer {
     await this.stop();
     rmSync(this.#dir, { recursive: true, force: true });
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/**
+ * A started RedisTestServer for a mocha `before` hook, or the suite skipped with the reason on stderr when
+ * redis-server is not installed (under CI=true the reporter counts a skip as a failure).
+ */
+export async function startRedisOrSkip(context: Mocha.Context, what: string): Promise<RedisTestServer> {
+  const reason = await redisServerUnavailableReason();
+  if (reason !== undefined) {
+    console.warn(`skipping ${what}: ${reason}`);
+    context.skip();
+  }
+  return RedisTestServer.start();
 }

@@ -29,6 +29,7 @@ export async function openEngine(
     executionProvider: flags.executionProvider,
     ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
     ...(flags.tf32 === false ? { tf32: false } : {}),
+    adapter: flags.adapter,
     ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
     ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
     ...(storeUrl !== undefined ? { storeUrl, namespace: flags.namespace ?? "default" } : {}),

@@ -14,6 +14,7 @@ import { precomputeCommand } from "./commands/precomputeCommand.js";
 import { modelsCommand } from "./commands/modelsCommand.js";
 import { setupCommand } from "./commands/setupCommand.js";
 import { tinyModelCommand } from "./commands/tinyModelCommand.js";
+import { workerCommand } from "./commands/workerCommand.js";
 
 /** The package version, from packages/core/package.json (same relative place from src/cli and dist/cli). */
 function packageVersion(): string {
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   program.addCommand(chatCommand());
   program.addCommand(askCommand());
   program.addCommand(precomputeCommand());
+  program.addCommand(workerCommand());
   program.addCommand(cacheCommand());
   program.addCommand(tinyModelCommand());
   program.addCommand(benchCommand());

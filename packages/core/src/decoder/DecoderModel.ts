@@ -1,5 +1,6 @@
 import { ConfigError, DisposedError, InvalidInputError, ModelFormatError } from "../errors/KvLinkError.js";
 import { parseSamplingOptions, type SamplingOptionsInput } from "../generate/SamplingOptionsSchema.js";
+import { createResponseConstraint, type ResponseFormatInput } from "../generate/constrain/responseFormat.js";
 import type { GraphSignature } from "../graph/ioNames.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
@@ -37,6 +38,8 @@ export interface GenerateOptions extends SamplingOptionsInput {
   readonly prompt?: string;
   readonly messages?: readonly ChatMessage[];
   readonly promptTokenIds?: readonly number[];
+  /** Constrains the output (JSON schema, JSON object, tool calls); see ResponseFormatSchema. Default plain text. */
+  readonly responseFormat?: ResponseFormatInput;
   readonly signal?: AbortSignal;
 }
 
@@ -159,14 +162,15 @@ export class DecoderModel implements AsyncDisposable {
   generate(options: GenerateOptions): GenerationStream {
     this.#ensureNotDisposed();
     const startedAt = performance.now();
-    const { prompt: _p, messages: _m, promptTokenIds: _t, signal, ...sampling } = options;
+    const { prompt: _p, messages: _m, promptTokenIds: _t, signal, responseFormat, ...sampling } = options;
     parseSamplingOptions(sampling);
+    const constraint = createResponseConstraint(responseFormat, this.tokenizer);
     const promptIds = this.encodePrompt(options);
     if (promptIds.length === 0) throw new InvalidInputError("generate: the prompt encodes to zero tokens");
     return new GenerationStream(async (emit, cancelled) => {
       await using sequence = await this.createSequence();
       const stop = signal ? AbortSignal.any([signal, cancelled]) : cancelled;
-      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, signal: stop }, emit);
+      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, signal: stop, constraint }, emit);
       this.#logger.debug({ ...result.stats, finishReason: result.finishReason }, "generation finished");
       return result;
     });

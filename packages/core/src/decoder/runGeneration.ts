@@ -1,4 +1,5 @@
 import { parseSamplingOptions, type SamplingOptionsInput } from "../generate/SamplingOptionsSchema.js";
+import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { Sampler } from "../generate/Sampler.js";
 import { StopCondition } from "../generate/StopCondition.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
@@ -11,6 +12,8 @@ export interface GenerationPlan {
   readonly promptIds: readonly number[];
   readonly sampling: SamplingOptionsInput;
   readonly signal?: AbortSignal;
+  /** Constrained decoding (e.g. a JSON schema), if any. */
+  readonly constraint?: LogitsConstraint | undefined;
   /** When the caller's generate() started (ttft counts from here). */
   readonly startedAt: number;
 }
@@ -28,7 +31,7 @@ export async function runGeneration(
   emit: (piece: string) => void,
 ): Promise<GenerationResult> {
   const options = parseSamplingOptions(plan.sampling);
-  const sampler = new Sampler(plan.sampling);
+  const sampler = new Sampler(plan.sampling, { constraint: plan.constraint });
   const stop = new StopCondition({ eosTokenIds: tokenizer.eosTokenIds, maxTokens: options.maxTokens, stop: options.stop });
   const decoder = new IncrementalDecoder(tokenizer, { skipSpecialTokens: true });
   const history = [...plan.promptIds];

@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
+import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
+import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { Sampler } from "../generate/Sampler.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { StopCondition } from "../generate/StopCondition.js";
@@ -27,6 +29,7 @@ import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
 import type { Tokenizer } from "../tokenizer/Tokenizer.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import { GenerationStream } from "../decoder/GenerationStream.js";
+import { assertRequest, GenerateRequestSchema, PrecomputeArgsSchema } from "./requestSchemas.js";
 import type {
   DocumentInput,
   FinishReason,
@@ -255,14 +258,23 @@ export class KvLinkEngine implements AsyncDisposable {
   /** Computes (or finds) the caches of these documents, so later prompts reuse them. */
   async precompute(
     documents: readonly (string | DocumentInput)[],
-    options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number; numTokens: number }) => void } = {},
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (p: { done: number; total: number; numTokens: number }) => void;
+      /** A document resident in this process but missing from the store (a write lost in an outage) is stored again. */
+      verifyStored?: boolean;
+    } = {},
   ): Promise<PrecomputeResult[]> {
     this.#ensureNotDisposed();
+    assertRequest(PrecomputeArgsSchema, { documents, options }, "precompute arguments");
     const results: PrecomputeResult[] = [];
     for (const [i, doc] of documents.entries()) {
       options.signal?.throwIfAborted();
       const entry = this.#documentEntry(typeof doc === "string" ? doc : doc.text);
-      const source = await this.#ensureDocument(entry);
+      let source = await this.#ensureDocument(entry);
+      if (options.verifyStored === true && source === "memory" && this.#store !== undefined && !(await this.#store.has(entry.tokenIds))) {
+        source = (await this.#fetchBlock(entry)).source;
+      }
       results.push({ key: entry.key, numTokens: entry.tokenIds.length, source });
       try {
         options.onProgress?.({ done: i + 1, total: documents.length, numTokens: entry.tokenIds.length });
@@ -277,6 +289,7 @@ export class KvLinkEngine implements AsyncDisposable {
   generate(request: GenerateRequest): GenerationStream<GenerationResult> {
     this.#ensureNotDisposed();
     return new GenerationStream<GenerationResult>((emit, cancelled) => {
+      assertRequest(GenerateRequestSchema, request, "generate request"); // before the signal is combined
       const signal = request.signal ? AbortSignal.any([request.signal, cancelled]) : cancelled;
       return this.#generate({ ...request, signal }, emit);
     });
@@ -315,6 +328,8 @@ export class KvLinkEngine implements AsyncDisposable {
     documentsMs: number;
   }> {
     const t0 = performance.now();
+    assertRequest(GenerateRequestSchema, request, "generate request");
+    if (request.responseFormat !== undefined) responseFormatProgram(parseResponseFormat(request.responseFormat));
     request.signal?.throwIfAborted();
     const mode = request.mode ?? this.#defaultMode;
     if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
@@ -368,6 +383,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
       ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
     });
+    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer);
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;
@@ -387,7 +403,7 @@ export class KvLinkEngine implements AsyncDisposable {
         prefillMs: t3 - t2 - linkMs,
         docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
         mode: prepared.plan.mode,
-      });
+      }, constraint);
     } finally {
       await runtime.disposeSequence(seq);
     }
@@ -477,11 +493,14 @@ export class KvLinkEngine implements AsyncDisposable {
     emit: (piece: string) => void,
     signal: AbortSignal | undefined,
     timing: { t0: number; tokenizeMs: number; documentsMs: number; linkMs: number; prefillMs: number; docTokensComputedNow: number; mode: LinkMode },
+    constraint?: LogitsConstraint,
   ): Promise<GenerationResult> {
-    const sampler = new Sampler(sampling);
+    const sampler = new Sampler(sampling, { constraint });
     const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
     const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
-    const history: number[] = [...plan.freshTokenIds];
+    // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
+    // penalty sees the prompt's sampleable ids.
+    const history: number[] = plan.freshTokenIds.filter((id) => id < this.spec.vocabSize);
     const generated: number[] = [];
     let text = "";
     let logits = firstLogits;

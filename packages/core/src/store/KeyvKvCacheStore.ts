@@ -1,9 +1,10 @@
 import { CacheCorruptError, ConfigError, DisposedError, InvalidInputError, StoreUnavailableError } from "../errors/KvLinkError.js";
 import { assertKvConsistent, type DocumentKvCache, type KvLayout, kvSizeBytes, type ModelFingerprint } from "../kv/DocumentKvCache.js";
 import { type Logger, silentLogger } from "../util/Logger.js";
-import { openStoreBackend } from "./backend/openStoreBackend.js";
+import { KeyvMetaIndex } from "./backend/KeyvMetaIndex.js";
 import { defaultStoreUrl, parseStoreUrl } from "./backend/parseStoreUrl.js";
-import type { StoreBackend, StoredEntryMeta } from "./backend/StoreBackend.js";
+import { openStoreBackend } from "./backend/storeBackends.js";
+import type { BlobStore, ComputeLeases, StoredEntryMeta } from "./backend/StoreBackend.js";
 import { ByteLruCache } from "./ByteLruCache.js";
 import { assertValidFingerprint, assertValidNamespace, type CacheKeyString, computeCacheKey, isCacheKeyString, toTokenIdArray } from "./cacheKey.js";
 import { decodeKvCache, readHeader } from "./codec/decodeKvCache.js";
@@ -42,11 +43,29 @@ export interface KeyvKvCacheStoreOptions {
    * that is served. Without it, entries carry a plain sha256, which detects corruption, not forgery.
    */
   readonly secret?: string;
+  /**
+   * Cross-process single flight: before computing a missing document the store takes a lease on its key in the
+   * backend (redis, sqlite, memory), renewed while computing; other processes wait for the entry instead of
+   * computing it too. A holder that dies stops renewing and its lease expires after this long. Default 10000 ms.
+   */
+  readonly leaseTtlMs?: number;
+  /** How often a waiter checks whether the lease is still held. Default 50 ms. */
+  readonly leasePollMs?: number;
+  /** The longest a caller waits for another process's computation before computing itself. Default 600000 ms. */
+  readonly leaseWaitMs?: number;
 }
 
 const DEFAULT_LRU_BYTES = 256 * 1024 * 1024;
 
 type Guarded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
+
+/** What waiting for a document's lease ended with: its entry (another process computed it), our lease, or neither. */
+type LeaseOutcome =
+  | { readonly kind: "entry"; readonly cache: DocumentKvCache }
+  | { readonly kind: "lease"; readonly leases: ComputeLeases; readonly token: string }
+  | { readonly kind: "none" };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The document-cache store: an in-process LRU (bounded in bytes) in front of one keyv-indexed store chosen by URL.
@@ -59,7 +78,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
   readonly fingerprint: ModelFingerprint;
   readonly dtype: KvCacheDtype;
   readonly url: string;
-  readonly #backend: StoreBackend;
+  readonly #blobs: BlobStore;
+  readonly #index: KeyvMetaIndex;
   readonly #lru: ByteLruCache<CacheKeyString, DocumentKvCache>;
   readonly #flights = new SingleFlight<CacheKeyString, CacheLookup>();
   readonly #pendingWrites = new Set<Promise<void>>();
@@ -69,6 +89,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
   readonly #geometry: Omit<KvLayout, "numTokens"> | undefined;
   readonly #opTimeoutMs: number;
   readonly #retryIntervalMs: number;
+  readonly #lease: { readonly ttlMs: number; readonly pollMs: number; readonly waitMs: number };
   /** `{ secret }` for the codec when the store has one, else `{}`. */
   readonly #secret: { readonly secret?: string };
   #down = false;
@@ -76,24 +97,26 @@ export class KeyvKvCacheStore implements KvCacheStore {
   #disposePromise: Promise<void> | undefined;
   readonly #counters = {
     lruHits: 0, storeHits: 0, misses: 0, computed: 0, corrupt: 0, outages: 0, failedOps: 0, writes: 0,
-    storeEvictions: 0, bytesRead: 0, bytesWritten: 0,
+    storeEvictions: 0, bytesRead: 0, bytesWritten: 0, leaseWaits: 0,
   };
 
-  private constructor(backend: StoreBackend, options: Required<Pick<KeyvKvCacheStoreOptions, "fingerprint" | "namespace" | "dtype">> &
+  private constructor(blobs: BlobStore, index: KeyvMetaIndex, options: Required<Pick<KeyvKvCacheStoreOptions, "fingerprint" | "namespace" | "dtype">> &
     KeyvKvCacheStoreOptions & { readonly lruBytes: number; readonly opTimeoutMs: number; readonly retryIntervalMs: number }) {
-    this.#backend = backend;
+    this.#blobs = blobs;
+    this.#index = index;
     this.namespace = options.namespace;
     this.fingerprint = options.fingerprint;
     this.dtype = options.dtype;
-    this.url = backend.description;
+    this.url = blobs.description;
     this.#lru = new ByteLruCache(options.lruBytes);
     this.#ttlMs = options.ttlMs;
     this.#quotaBytes = options.quotaBytes;
     this.#geometry = options.geometry;
     this.#opTimeoutMs = options.opTimeoutMs;
     this.#retryIntervalMs = options.retryIntervalMs;
+    this.#lease = { ttlMs: options.leaseTtlMs ?? 10_000, pollMs: options.leasePollMs ?? 50, waitMs: options.leaseWaitMs ?? 600_000 };
     this.#secret = options.secret !== undefined ? { secret: options.secret } : {};
-    this.#logger = (options.logger ?? silentLogger).child({ component: "kv-cache-store", store: backend.description, namespace: options.namespace });
+    this.#logger = (options.logger ?? silentLogger).child({ component: "kv-cache-store", store: blobs.description, namespace: options.namespace });
   }
 
   /**
@@ -118,10 +141,13 @@ export class KeyvKvCacheStore implements KvCacheStore {
     positive("lruBytes", options.lruBytes, true);
     positive("opTimeoutMs", options.opTimeoutMs);
     positive("retryIntervalMs", options.retryIntervalMs, true);
+    positive("leaseTtlMs", options.leaseTtlMs);
+    positive("leasePollMs", options.leasePollMs);
+    positive("leaseWaitMs", options.leaseWaitMs, true);
     const url = parseStoreUrl(options.url ?? defaultStoreUrl(options.env));
     const opTimeoutMs = options.opTimeoutMs ?? 5000;
-    const backend = await openStoreBackend(url, options.namespace, { connectTimeoutMs: opTimeoutMs, maxReconnectDelayMs: 1000 });
-    return new KeyvKvCacheStore(backend, {
+    const { blobs, indexKeyv } = await openStoreBackend(url, options.namespace, { connectTimeoutMs: opTimeoutMs, maxReconnectDelayMs: 1000 });
+    return new KeyvKvCacheStore(blobs, new KeyvMetaIndex(indexKeyv, options.namespace), {
       ...options, dtype, lruBytes: options.lruBytes ?? DEFAULT_LRU_BYTES, opTimeoutMs, retryIntervalMs: options.retryIntervalMs ?? 1000,
     });
   }
@@ -158,9 +184,11 @@ export class KeyvKvCacheStore implements KvCacheStore {
 
   /**
    * The cache of `tokenIds`: from the LRU, else the store, else `compute()` (then stored). Concurrent calls for one
-   * uncached document in this process run `compute` once and share its result. Errors of `compute` reach every
-   * waiting caller; store errors never do. Every source returns the same values: a computed cache is handed out
-   * as it decodes from its stored encoding.
+   * uncached document in this process run `compute` once and share its result; across processes sharing the store
+   * a lease makes one of them compute while the others wait for its entry (source "store"). Errors of `compute`
+   * reach every waiting caller of this process; store errors never do (a store that cannot hold leases, or is down,
+   * means computing without one). Every source returns the same values: a computed cache is handed out as it
+   * decodes from its stored encoding.
    */
   async getOrCompute(tokenIds: Int32Array | readonly number[], compute: () => Promise<DocumentKvCache>): Promise<CacheLookup> {
     this.#ensureNotDisposed();
@@ -175,26 +203,92 @@ export class KeyvKvCacheStore implements KvCacheStore {
       const stored = await this.#load(key);
       if (stored !== undefined) return { key, cache: stored, source: "store" };
       this.#counters.misses++;
-      const computed = await compute();
-      this.#checkOwnCache(computed, ids);
-      this.#counters.computed++;
-      return { key, cache: await this.#storeAndDecode(key, computed), source: "computed" };
+      const outcome = await this.#leaseOrEntry(key);
+      if (outcome.kind === "entry") return { key, cache: outcome.cache, source: "store" };
+      const stopRenewing = outcome.kind === "lease" ? this.#keepRenewing(key, outcome.leases, outcome.token) : () => {};
+      try {
+        const computed = await compute();
+        this.#checkOwnCache(computed, ids);
+        this.#counters.computed++;
+        return { key, cache: await this.#storeAndDecode(key, computed), source: "computed" };
+      } finally {
+        stopRenewing();
+        if (outcome.kind === "lease") await this.#guard("releaseLease", () => outcome.leases.release(key, outcome.token));
+      }
     });
+  }
+
+  /**
+   * Takes the compute lease of `key`, or waits while another process holds it and returns the entry it wrote.
+   * When the holder goes away without an entry (it died or failed), takes over. "none" when the backend has no
+   * leases, the store is down, or the wait exceeded leaseWaitMs: the caller computes without a lease.
+   */
+  async #leaseOrEntry(key: CacheKeyString): Promise<LeaseOutcome> {
+    const leases = this.#blobs.leases;
+    if (leases === undefined) return { kind: "none" };
+    const deadline = Date.now() + this.#lease.waitMs;
+    let waited = false;
+    for (;;) {
+      const acquired = await this.#guard("acquireLease", () => leases.acquire(key, this.#lease.ttlMs));
+      if (!acquired.ok) return { kind: "none" };
+      if (acquired.value !== undefined) {
+        // The previous holder may have written the entry just before releasing its lease.
+        const stored = waited ? await this.#load(key) : undefined;
+        if (stored === undefined) return { kind: "lease", leases, token: acquired.value };
+        await this.#guard("releaseLease", () => leases.release(key, acquired.value!));
+        return { kind: "entry", cache: stored };
+      }
+      if (!waited) {
+        waited = true;
+        this.#counters.leaseWaits++;
+        this.#logger.debug({ key }, "another process is computing this document: waiting for its entry");
+      }
+      for (;;) {
+        await sleep(this.#lease.pollMs);
+        const held = await this.#guard("leaseHeld", () => leases.isHeld(key));
+        if (!held.ok) return { kind: "none" };
+        if (!held.value) break;
+        if (Date.now() >= deadline) {
+          this.#logger.warn({ key, waitMs: this.#lease.waitMs }, "gave up waiting for another process's computation: computing it here");
+          return { kind: "none" };
+        }
+      }
+      const stored = await this.#load(key);
+      if (stored !== undefined) return { kind: "entry", cache: stored };
+    }
+  }
+
+  /** Renews the lease every third of its TTL until the returned function is called. */
+  #keepRenewing(key: CacheKeyString, leases: ComputeLeases, token: string): () => void {
+    const timer = setInterval(() => {
+      void this.#guard("renewLease", () => leases.renew(key, token, this.#lease.ttlMs)).then((renewed) => {
+        if (renewed.ok && !renewed.value) this.#logger.warn({ key }, "compute lease lost (expired): another process may compute this document too");
+      });
+    }, Math.max(1, Math.floor(this.#lease.ttlMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   async delete(keyOrTokenIds: CacheKeyString | Int32Array | readonly number[]): Promise<void> {
     this.#ensureNotDisposed();
     const key = typeof keyOrTokenIds === "string" ? this.#checkKey(keyOrTokenIds) : this.keyFor(keyOrTokenIds);
     this.#lru.delete(key);
-    await this.#guard("deleteBlob", () => this.#backend.deleteBlob(key));
-    await this.#guard("deleteMeta", () => this.#backend.deleteMeta(key));
+    await this.#guard("deleteBlob", () => this.#blobs.deleteBlob(key));
+    await this.#guard("deleteMeta", () => this.#index.delete(key));
+  }
+
+  async has(keyOrTokenIds: CacheKeyString | Int32Array | readonly number[]): Promise<boolean> {
+    this.#ensureNotDisposed();
+    const key = typeof keyOrTokenIds === "string" ? this.#checkKey(keyOrTokenIds) : this.keyFor(keyOrTokenIds);
+    const meta = await this.#guard("getMeta", () => this.#index.get(key));
+    return meta.ok && meta.value !== undefined && (meta.value.expiresAtMs === undefined || meta.value.expiresAtMs > Date.now());
   }
 
   /** Index records of this namespace's live entries, oldest first. StoreUnavailableError when the store is down. */
   async list(): Promise<CacheEntryInfo[]> {
     this.#ensureNotDisposed();
     const now = Date.now();
-    const metas = await this.#require("list", () => this.#backend.listMeta());
+    const metas = await this.#require("list", () => this.#index.list());
     return metas.filter((m) => m.expiresAtMs === undefined || m.expiresAtMs > now).sort((a, b) => a.createdAtMs - b.createdAtMs);
   }
 
@@ -208,13 +302,13 @@ export class KeyvKvCacheStore implements KvCacheStore {
    */
   async verify(options: { readonly remove?: boolean } = {}): Promise<VerifyEntryReport[]> {
     this.#ensureNotDisposed();
-    const metas = await this.#require("verify", () => this.#backend.listMeta());
-    const blobKeys = await this.#require("verify", () => this.#backend.listBlobKeys());
+    const metas = await this.#require("verify", () => this.#index.list());
+    const blobKeys = await this.#require("verify", () => this.#blobs.listBlobKeys());
     const keyToMeta = new Map(metas.map((m) => [m.key, m]));
     const reports: VerifyEntryReport[] = [];
     for (const key of new Set([...keyToMeta.keys(), ...blobKeys])) {
       const meta = keyToMeta.get(key);
-      const bytes = await this.#require("verify", () => this.#backend.getBlob(key));
+      const bytes = await this.#require("verify", () => this.#blobs.getBlob(key));
       let report: VerifyEntryReport;
       if (bytes === undefined) {
         report = { key, status: "missing" };
@@ -235,8 +329,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
       }
       if (options.remove === true && report.status !== "ok") {
         this.#lru.delete(key);
-        await this.#require("verify", () => this.#backend.deleteBlob(key));
-        await this.#require("verify", () => this.#backend.deleteMeta(key));
+        await this.#require("verify", () => this.#blobs.deleteBlob(key));
+        await this.#require("verify", () => this.#index.delete(key));
       }
       reports.push(report);
     }
@@ -246,16 +340,16 @@ export class KeyvKvCacheStore implements KvCacheStore {
   /** Deletes expired entries, orphans (index without bytes and the reverse), then the oldest entries over quota. */
   async gc(): Promise<GcReport> {
     this.#ensureNotDisposed();
-    const expired = await this.#require("gc", () => this.#backend.purgeExpiredBlobs(Date.now()));
-    const metas = await this.#require("gc", () => this.#backend.listMeta());
-    const blobKeys = new Set(await this.#require("gc", () => this.#backend.listBlobKeys()));
+    const expired = await this.#require("gc", () => this.#blobs.purgeExpiredBlobs(Date.now()));
+    const metas = await this.#require("gc", () => this.#index.list());
+    const blobKeys = new Set(await this.#require("gc", () => this.#blobs.listBlobKeys()));
     let orphans = 0;
     const live: StoredEntryMeta[] = [];
     for (const meta of metas) {
       if (blobKeys.has(meta.key)) {
         live.push(meta);
       } else {
-        await this.#require("gc", () => this.#backend.deleteMeta(meta.key));
+        await this.#require("gc", () => this.#index.delete(meta.key));
         orphans++;
       }
     }
@@ -263,7 +357,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
     for (const key of blobKeys) {
       // Bytes without a record: a writer that died between its two writes (or one still between them, elsewhere).
       if (indexed.has(key) || this.#flights.has(key)) continue;
-      await this.#require("gc", () => this.#backend.deleteBlob(key));
+      await this.#require("gc", () => this.#blobs.deleteBlob(key));
       orphans++;
     }
     const evicted = await this.#evictOverQuota(live, undefined, true);
@@ -281,11 +375,11 @@ export class KeyvKvCacheStore implements KvCacheStore {
   async clear(): Promise<number> {
     this.#ensureNotDisposed();
     this.#lru.clear();
-    const metas = await this.#require("clear", () => this.#backend.listMeta());
-    const keys = new Set([...metas.map((m) => m.key), ...(await this.#require("clear", () => this.#backend.listBlobKeys()))]);
+    const metas = await this.#require("clear", () => this.#index.list());
+    const keys = new Set([...metas.map((m) => m.key), ...(await this.#require("clear", () => this.#blobs.listBlobKeys()))]);
     for (const key of keys) {
-      await this.#require("clear", () => this.#backend.deleteBlob(key));
-      await this.#require("clear", () => this.#backend.deleteMeta(key));
+      await this.#require("clear", () => this.#blobs.deleteBlob(key));
+      await this.#require("clear", () => this.#index.delete(key));
     }
     return keys.size;
   }
@@ -302,6 +396,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
       writes: c.writes,
       evictions: { lru: this.#lru.numEvictions, store: c.storeEvictions },
       bytes: { lru: this.#lru.sizeBytes, read: c.bytesRead, written: c.bytesWritten },
+      leaseWaits: c.leaseWaits,
       available: !this.#down,
     };
   }
@@ -312,7 +407,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
       await this.#flights.drain();
       await Promise.allSettled([...this.#pendingWrites]);
       this.#lru.clear();
-      await this.#backend.close();
+      await this.#blobs.close();
     })();
     return this.#disposePromise;
   }
@@ -356,7 +451,7 @@ export class KeyvKvCacheStore implements KvCacheStore {
 
   /** Reads, checks and decodes an entry from the store (LRU filled on success). Corrupt entries are removed. */
   async #load(key: CacheKeyString): Promise<DocumentKvCache | undefined> {
-    const read = await this.#guard("getBlob", () => this.#backend.getBlob(key));
+    const read = await this.#guard("getBlob", () => this.#blobs.getBlob(key));
     if (!read.ok || read.value === undefined) return undefined;
     const bytes = read.value;
     this.#counters.bytesRead += bytes.length;
@@ -372,8 +467,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
       if (!(error instanceof CacheCorruptError)) throw error;
       this.#counters.corrupt++;
       this.#logger.warn({ key, check: error.details.check, bytes: bytes.length }, "corrupt cache entry removed; it will be recomputed");
-      await this.#guard("deleteBlob", () => this.#backend.deleteBlob(key));
-      await this.#guard("deleteMeta", () => this.#backend.deleteMeta(key));
+      await this.#guard("deleteBlob", () => this.#blobs.deleteBlob(key));
+      await this.#guard("deleteMeta", () => this.#index.delete(key));
       return undefined;
     }
     this.#counters.storeHits++;
@@ -404,18 +499,18 @@ export class KeyvKvCacheStore implements KvCacheStore {
     }
     // Bytes first, then the index record: a reader only needs the bytes (self-validating); a record without bytes
     // is a miss and gc() removes it.
-    const wrote = await this.#guard("setBlob", () => this.#backend.setBlob(key, bytes, this.#ttlMs));
+    const wrote = await this.#guard("setBlob", () => this.#blobs.setBlob(key, bytes, this.#ttlMs));
     if (!wrote.ok) return;
     const meta: StoredEntryMeta = {
       key, namespace: this.namespace, fingerprint: this.fingerprint, dtype: this.dtype, numTokens: cache.layout.numTokens,
       sizeBytes: bytes.length, createdAtMs: nowMs, ...(this.#ttlMs === undefined ? {} : { expiresAtMs: nowMs + this.#ttlMs }),
     };
-    const indexed = await this.#guard("setMeta", () => this.#backend.setMeta(meta, this.#ttlMs));
+    const indexed = await this.#guard("setMeta", () => this.#index.set(meta, this.#ttlMs));
     if (!indexed.ok) return;
     this.#counters.writes++;
     this.#counters.bytesWritten += bytes.length;
     if (this.#quotaBytes !== undefined) {
-      const metas = await this.#guard("listMeta", () => this.#backend.listMeta());
+      const metas = await this.#guard("listMeta", () => this.#index.list());
       if (metas.ok) await this.#evictOverQuota(metas.value, key, false);
     }
   }
@@ -429,8 +524,8 @@ export class KeyvKvCacheStore implements KvCacheStore {
       if (total <= this.#quotaBytes) break;
       if (meta.key === keep) continue;
       const remove = async (): Promise<void> => {
-        await this.#backend.deleteBlob(meta.key);
-        await this.#backend.deleteMeta(meta.key);
+        await this.#blobs.deleteBlob(meta.key);
+        await this.#index.delete(meta.key);
       };
       if (strict) await this.#require("gc", remove);
       else if (!(await this.#guard("evict", remove)).ok) break;

@@ -43,6 +43,8 @@ export interface CacheStoreStats {
   readonly writes: number;
   readonly evictions: { readonly lru: number; readonly store: number };
   readonly bytes: { readonly lru: number; readonly read: number; readonly written: number };
+  /** Misses that waited for another process's computation of the document (cross-process single flight). */
+  readonly leaseWaits: number;
   /** Whether the last store operation succeeded. */
   readonly available: boolean;
 }
@@ -61,6 +63,8 @@ export interface KvCacheStore extends AsyncDisposable {
   set(cache: DocumentKvCache): Promise<void>;
   getOrCompute(tokenIds: Int32Array | readonly number[], compute: () => Promise<DocumentKvCache>): Promise<CacheLookup>;
   delete(keyOrTokenIds: CacheKeyString | Int32Array | readonly number[]): Promise<void>;
+  /** Whether the store holds a live index record for the entry (false on an outage). Reads no entry bytes. */
+  has(keyOrTokenIds: CacheKeyString | Int32Array | readonly number[]): Promise<boolean>;
   list(): Promise<CacheEntryInfo[]>;
   entries(): AsyncIterableIterator<CacheEntryInfo>;
   verify(options?: { readonly remove?: boolean }): Promise<VerifyEntryReport[]>;

@@ -71,6 +71,23 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
     });
   }
 
+  it("a repetition penalty works in prompts whose link tokens come from extra rows (ids past the head's vocabulary)", async () => {
+    const vocabSize = 384;
+    const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
+    const base = createRandomWeights(spec, { seed: 23, quant: "f32" });
+    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 5, 12);
+    const adapterPath = join(dir, "adapter-penalty.safetensors");
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 7, numExtraEmbeddings, kvlink, dtype: "F16" });
+    const weights = applyLoraAdapter(base, await loadLoraAdapter(adapterPath));
+    await using engine = await KvLinkEngine.create({ model: await writeFolder("lora-penalty", weights, kvlink), inProcess: true, numThreads: 1 });
+    const request = { documents: makeDocuments(2, 14, 2), question: "Which river?", mode: "kvlink" as const, greedy: true, maxTokens: 6 };
+    const plain = await engine.generate(request).result();
+    const penalised = await engine.generate({ ...request, repetitionPenalty: 1.3 }).result();
+    assert.equal(penalised.tokenIds.length, 6);
+    assert.ok(penalised.tokenIds.every((id) => id < vocabSize));
+    assert.equal(plain.tokenIds.length, 6);
+  });
+
   it("the adapter runs in prompts with documents only (adapter: documents), everywhere with adapter: always; adapter_scale 0 is the base exactly", async () => {
     const vocabSize = 384;
     const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });

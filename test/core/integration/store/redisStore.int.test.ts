@@ -77,6 +77,14 @@ describe("store/KeyvKvCacheStore on redis://", function () {
     for (const r of report) assert.equal(r.status, "ok");
   });
 
+  it("two processes computing the same 24 documents at once compute each exactly once (leases)", async () => {
+    const docs = Array.from({ length: 24 }, (_, d) => [500 + d, d, 7]);
+    const common = { url: server.url, namespace: "single-flight", model: "redis-model", docs, mode: "compute", computeDelayMs: 40, startAtMs: Date.now() + 4000 };
+    const [one, two] = await Promise.all([runChild({ ...common, seed: 1 }), runChild({ ...common, seed: 2 })]);
+    assert.equal(one.computeCalls + two.computeCalls, docs.length, "a document was computed by both processes");
+    for (const [i, r] of one.results.entries()) assert.equal(r.digest, two.results[i]!.digest, `document ${i} differs between the processes`);
+  });
+
   it("redis stopped mid-run: misses, one warning, an outage counted, no exception; it recovers after restart", async () => {
     const logger = recordingLogger();
     await using store = await KeyvKvCacheStore.create({

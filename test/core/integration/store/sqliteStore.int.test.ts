@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +10,8 @@ import { KeyvKvCacheStore } from "../../../../packages/core/src/store/KeyvKvCach
 import { cacheDigest, makeFingerprint, makeTestCache } from "../../unit/store/testCaches.js";
 
 const fingerprint = makeFingerprint("sqlite-model");
+
+const execFileAsync = promisify(execFile);
 
 describe("store/KeyvKvCacheStore on sqlite://", function () {
   this.timeout(60_000);
@@ -70,6 +74,20 @@ describe("store/KeyvKvCacheStore on sqlite://", function () {
     assert.equal(again.source, "computed");
     assert.equal(store.stats().corrupt, 1);
     assert.equal(cacheDigest(again.cache), cacheDigest(first.cache));
+  });
+
+  it("two processes computing the same 16 documents at once compute each exactly once (leases)", async () => {
+    const child = new URL("../../../support/redisStoreChild.ts", import.meta.url).pathname;
+    const root = new URL("../../../../", import.meta.url).pathname;
+    const docs = Array.from({ length: 16 }, (_, d) => [900 + d, d]);
+    const run = async (seed: number) => {
+      const args = { url, namespace: "single-flight", model: "sqlite-model", docs, mode: "compute", computeDelayMs: 40, seed, startAtMs };
+      const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", child, JSON.stringify(args)], { cwd: root, timeout: 60_000 });
+      return JSON.parse(stdout.trim().split("\n").at(-1)!) as { computeCalls: number };
+    };
+    const startAtMs = Date.now() + 4000;
+    const [one, two] = await Promise.all([run(1), run(2)]);
+    assert.equal(one.computeCalls + two.computeCalls, docs.length, "a document was computed by both processes");
   });
 
   it("an unopenable database path is a ConfigError", async () => {

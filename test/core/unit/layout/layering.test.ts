@@ -26,6 +26,7 @@ const LAYERS = [
   "setup",
   "precompute",
   "engine",
+  "queue",
   "cli",
 ];
 

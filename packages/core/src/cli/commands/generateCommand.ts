@@ -6,8 +6,9 @@ import { addExecutionProviderOptions, isVerbose, providerOptionsFromFlags, sampl
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
+import { addResponseFormatOptions, responseFormatFromFlags, type ResponseFormatFlags } from "../responseFormatOptions.js";
 
-interface GenerateFlags {
+interface GenerateFlags extends ResponseFormatFlags {
   model?: string;
   prompt: string;
   system?: string;
@@ -27,7 +28,7 @@ interface GenerateFlags {
 
 /** `kvlink generate`: streams a completion to stdout, or prints one JSON object with --json. */
 export function generateCommand(): Command {
-  return addExecutionProviderOptions(new Command("generate"))
+  const command = addExecutionProviderOptions(new Command("generate"))
     .description("generate text from a prompt (streams to stdout)")
     .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
@@ -40,11 +41,13 @@ export function generateCommand(): Command {
     .option("--top-p <p>", "nucleus sampling mass (1 = off)", parseNumber)
     .option("--seed <n>", "sampling seed", parseInteger)
     .option("--json", "print one JSON object {text, tokens, ttft_ms, tokens_per_s} instead of streaming")
-    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .action(async (flags: GenerateFlags, command: Command) => {
-      const logger = createCliLogger(isVerbose(command));
+    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger);
+  addResponseFormatOptions(command);
+  return command.action(async (flags: GenerateFlags, cmd: Command) => {
+      const logger = createCliLogger(isVerbose(cmd));
       const interrupt = interruptSignal();
       try {
+        const responseFormat = await responseFormatFromFlags(flags);
         const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
         await using model = await loadModel(modelDir, {
           ...providerOptionsFromFlags(flags),
@@ -56,6 +59,7 @@ export function generateCommand(): Command {
         const stream = model.generate({
           ...(useTemplate ? { messages } : { prompt: flags.prompt }),
           ...samplingFromFlags(flags),
+          ...(responseFormat !== undefined ? { responseFormat } : {}),
           signal: interrupt.signal,
         });
         if (flags.json) {

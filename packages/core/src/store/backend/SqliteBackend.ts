@@ -1,14 +1,15 @@
-import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { makeDirectory } from "../../util/makeDirectory.js";
 import KeyvSqlite from "@keyv/sqlite";
 import { Keyv } from "keyv";
 import { ConfigError } from "../../errors/KvLinkError.js";
 import { isCacheKeyString, type CacheKeyString } from "../cacheKey.js";
-import { KeyvMetaIndex } from "./KeyvMetaIndex.js";
-import type { StoreBackend, StoredEntryMeta } from "./StoreBackend.js";
+import type { BlobStore, ComputeLeases, StoreBackendFactory } from "./StoreBackend.js";
 
 const BLOB_TABLE = "kvlink_blobs";
 const META_TABLE = "kvlink_meta";
+const LEASE_TABLE = "kvlink_leases";
 
 /**
  * `sqlite://<path>`: one SQLite file (WAL mode, busy timeout, safe for several processes) holding the keyv index
@@ -19,22 +20,25 @@ const META_TABLE = "kvlink_meta";
  * keyv's JSON/base64 value: set 327 ms, get 133 ms, +33 % size; raw BLOB upsert/select: set 34 ms, get 26 ms;
  * a file (write + rename): write 30 ms (56 ms with fsync), read 6 ms. BLOBs cost about the same as files to write
  * and stay within ~20 ms of them on read, while keeping one file to move, atomic upserts, no orphaned files and
- * one lock protocol for index and bytes; keyv values are 4-10x slower.
+ * one lock protocol for index and bytes; keyv values are 4-10x slower. Compute leases are rows of kvlink_leases
+ * (token, expiry), taken by one conditional upsert, so processes on one machine sharing the file compute once.
  */
-export class SqliteBackend implements StoreBackend {
+export class SqliteBackend implements BlobStore {
   readonly kind = "sqlite";
   readonly description: string;
+  readonly leases: ComputeLeases;
+  /** The index's keyv, over the same connection. */
+  readonly indexKeyv: Keyv<string>;
   readonly #adapter: KeyvSqlite;
   readonly #namespace: string;
-  readonly #meta: KeyvMetaIndex;
   #closed = false;
 
   private constructor(url: string, adapter: KeyvSqlite, namespace: string) {
     this.description = url;
     this.#adapter = adapter;
     this.#namespace = namespace;
-    const keyv = new Keyv<string>(adapter, { namespace: `kvlink-meta.${namespace}`, throwOnErrors: true });
-    this.#meta = new KeyvMetaIndex(keyv, namespace);
+    this.indexKeyv = new Keyv<string>(adapter, { namespace: `kvlink-meta.${namespace}`, throwOnErrors: true });
+    this.leases = sqliteLeases(adapter, namespace);
   }
 
   /** Opens (creating when needed) the database at `path`; ConfigError when it cannot be opened. */
@@ -53,6 +57,10 @@ export class SqliteBackend implements StoreBackend {
       await adapter.query(
         `CREATE TABLE IF NOT EXISTS ${BLOB_TABLE}(namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, ` +
           "expires_at INTEGER, PRIMARY KEY(namespace, key))",
+      );
+      await adapter.query(
+        `CREATE TABLE IF NOT EXISTS ${LEASE_TABLE}(namespace TEXT NOT NULL, key TEXT NOT NULL, token TEXT NOT NULL, ` +
+          "expires_at INTEGER NOT NULL, PRIMARY KEY(namespace, key))",
       );
     } catch (cause) {
       await adapter.disconnect().catch(() => {});
@@ -95,22 +103,6 @@ export class SqliteBackend implements StoreBackend {
     return rows.length;
   }
 
-  getMeta(key: CacheKeyString): Promise<StoredEntryMeta | undefined> {
-    return this.#meta.get(key);
-  }
-
-  setMeta(meta: StoredEntryMeta, ttlMs?: number): Promise<void> {
-    return this.#meta.set(meta, ttlMs);
-  }
-
-  deleteMeta(key: CacheKeyString): Promise<void> {
-    return this.#meta.delete(key);
-  }
-
-  listMeta(): Promise<StoredEntryMeta[]> {
-    return this.#meta.list();
-  }
-
   async ping(): Promise<void> {
     await this.#adapter.query("SELECT 1");
   }
@@ -121,3 +113,51 @@ export class SqliteBackend implements StoreBackend {
     await this.#adapter.disconnect();
   }
 }
+
+function sqliteLeases(adapter: KeyvSqlite, namespace: string): ComputeLeases {
+  return {
+    async acquire(key, ttlMs) {
+      const now = Date.now();
+      const token = randomUUID();
+      // One statement: inserted when absent, taken over only when the current lease has expired.
+      const rows = (await adapter.query(
+        `INSERT INTO ${LEASE_TABLE}(namespace, key, token, expires_at) VALUES(?, ?, ?, ?) ` +
+          `ON CONFLICT(namespace, key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at ` +
+          `WHERE ${LEASE_TABLE}.expires_at <= ? RETURNING token`,
+        namespace, key, token, now + ttlMs, now,
+      )) as { token: string }[];
+      return rows[0]?.token === token ? token : undefined;
+    },
+    async renew(key, token, ttlMs) {
+      const now = Date.now();
+      const rows = (await adapter.query(
+        `UPDATE ${LEASE_TABLE} SET expires_at = ? WHERE namespace = ? AND key = ? AND token = ? AND expires_at > ? RETURNING token`,
+        now + ttlMs, namespace, key, token, now,
+      )) as unknown[];
+      return rows.length === 1;
+    },
+    async release(key, token) {
+      await adapter.query(`DELETE FROM ${LEASE_TABLE} WHERE namespace = ? AND key = ? AND token = ?`, namespace, key, token);
+    },
+    async isHeld(key) {
+      const rows = (await adapter.query(
+        `SELECT 1 FROM ${LEASE_TABLE} WHERE namespace = ? AND key = ? AND expires_at > ?`, namespace, key, Date.now(),
+      )) as unknown[];
+      return rows.length > 0;
+    },
+  };
+}
+
+export const sqliteBackend: StoreBackendFactory = {
+  schemes: ["sqlite"],
+  example: "sqlite://<path>",
+  parse(url, _scheme, rest, cwd) {
+    if (rest === "") throw new ConfigError(`sqlite store URL needs a path: sqlite://<path>, got ${url}`);
+    const path = rest === ":memory:" ? rest : isAbsolute(rest) ? rest : resolve(cwd, rest);
+    return { scheme: "sqlite", url: `sqlite://${path}`, description: `sqlite://${path}`, path };
+  },
+  async open(url, namespace, options) {
+    const blobs = await SqliteBackend.open(url.description, url.path ?? "", namespace, Math.max(options.connectTimeoutMs, 5000));
+    return { blobs, indexKeyv: blobs.indexKeyv };
+  },
+};
