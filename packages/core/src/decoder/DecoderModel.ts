@@ -26,6 +26,8 @@ export interface LoadModelOptions {
   readonly logger?: Logger;
   /** Run ONNX Runtime on the calling thread instead of a worker (tests, tools). Default false. */
   readonly inProcess?: boolean;
+  /** Bytes of document caches the runtime keeps resident (KvLinkEngine's documentCacheBytes); default the runtime's. */
+  readonly documentCacheBytes?: number;
   /**
    * adapter_scale of every sequence (models with LoRA branches): 1 (default) = the adapted model as converted,
    * 0 = its base weights. KvLinkEngine picks it per prompt instead (EngineOptions.adapter).
@@ -101,6 +103,7 @@ export class DecoderModel implements AsyncDisposable {
       ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
       ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
+      ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
     return new DecoderModel(folder, tokenizer, runtime, logger, options.adapterScale ?? 1);
