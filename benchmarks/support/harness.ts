@@ -50,9 +50,21 @@ export async function measure(
   return { name, params, p50Ms: quantile(times, 0.5), p95Ms: quantile(times, 0.95), meanMs: times.reduce((a, b) => a + b, 0) / times.length, n: times.length };
 }
 
+/** One recorded line with its suite. */
+export type RecordedLine = Record<string, unknown> & { readonly suite: string };
+
+const recordedLines: RecordedLine[] = [];
+
+/** Every line record() wrote in this process, in order (for the run's report). */
+export function recorded(): readonly RecordedLine[] {
+  return recordedLines;
+}
+
 /** Prints a measurement (or any result object) as one JSON line and appends it to the suite's results file. */
 export function record(suite: string, result: Measurement | Record<string, unknown>): void {
-  const line = JSON.stringify({ ...result, node: process.version, commit, time: new Date().toISOString() });
+  const full = { ...result, node: process.version, commit, time: new Date().toISOString() };
+  recordedLines.push({ suite, ...full });
+  const line = JSON.stringify(full);
   process.stdout.write(`${line}\n`);
   mkdirSync(resultsDir, { recursive: true });
   appendFileSync(join(resultsDir, `${suite}.jsonl`), `${line}\n`);

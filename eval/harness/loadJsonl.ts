@@ -127,9 +127,16 @@ export async function loadHeldoutTexts(path: string): Promise<HeldoutText[]> {
 }
 
 /** Keeps the records of `split` (all when undefined), then every `stride`-th one, then the first `limit`. */
-export function selectRecords(records: readonly QaRecord[], options: { split?: string; stride?: number; limit?: number }): QaRecord[] {
+export function selectRecords(
+  records: readonly QaRecord[],
+  options: { split?: string; stride?: number; limit?: number; shard?: { index: number; count: number } },
+): QaRecord[] {
   const inSplit = options.split === undefined ? [...records] : records.filter((r) => r.split === options.split);
   const stride = options.stride ?? 1;
   const strided = inSplit.filter((_, i) => i % stride === 0);
-  return options.limit === undefined ? strided : strided.slice(0, options.limit);
+  const limited = options.limit === undefined ? strided : strided.slice(0, options.limit);
+  // Shards split the selected records round-robin, so shard runs on several processes or machines together
+  // answer exactly the records of one unsharded run (eval/mergeResults.ts joins their reports).
+  const shard = options.shard;
+  return shard === undefined ? limited : limited.filter((_, i) => i % shard.count === shard.index);
 }

@@ -20,6 +20,8 @@ export interface EvalArgs {
   readonly split?: string;
   readonly limit?: number;
   readonly stride: number;
+  /** --shard i/n: the i-th of n round-robin parts of the selected records (0-based). */
+  readonly shard?: { readonly index: number; readonly count: number };
   readonly system?: string;
   readonly numThreads: number;
   readonly out?: string;
@@ -40,10 +42,12 @@ export const USAGE = `usage: npm run eval -- [options]
 
   --data <files...>        QA JSONL files (default ${DEFAULT_DATA.join(" ")})
   --model <label=dir>      a model folder, repeatable; a bare dir is labelled by its basename (default: the default model)
-  --modes <list>           comma-separated, of ${EVAL_MODES.join(",")} (default all)
+  --modes <list>           comma-separated, of ${EVAL_MODES.join(",")} (default all); none = only the --checks
   --split <name>           only records of this split (default: every split, reported separately)
   --limit <n>              at most n records per file (after --split and --stride)
   --stride <k>             every k-th record of each file (default 1)
+  --shard <i/n>            only the i-th (0-based) of n round-robin parts of the selected records, for runs on
+                           several processes; join their outputs with \`npx tsx eval/mergeResults.ts\`
   --system <text>          system prompt (default none, as \`kvlink ask\`)
   --max-tokens <n>         answer length limit (default 48)
   --epic-tokens <n>        document tokens recomputed in epic mode (default 16)
@@ -90,7 +94,7 @@ function list<T extends string>(name: string, text: string, allowed: readonly T[
 }
 
 const MULTI = new Set(["data", "model"]);
-const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "document-prefix", "adapter", "chat-prompts", "heldout"]);
+const SINGLE = new Set(["modes", "split", "limit", "stride", "system", "threads", "out", "checks", "reference", "max-tokens", "epic-tokens", "document-prefix", "adapter", "shard", "chat-prompts", "heldout"]);
 
 /** Parses the eval command line (`--name value`, `--name=value`; --data and --model take several values). */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs {
@@ -129,10 +133,11 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs {
   return {
     data: values.get("data")?.map((p) => resolve(p)) ?? DEFAULT_DATA.map((p) => join(REPO_ROOT, p)),
     models: (values.get("model") ?? []).map(parseModelSpec),
-    modes: one("modes") !== undefined ? list("modes", one("modes")!, EVAL_MODES) : EVAL_MODES,
+    modes: one("modes") === "none" ? [] : one("modes") !== undefined ? list("modes", one("modes")!, EVAL_MODES) : EVAL_MODES,
     ...(split !== undefined ? { split } : {}),
     ...(limit !== undefined ? { limit: positiveInt("limit", limit) } : {}),
     stride: one("stride") !== undefined ? positiveInt("stride", one("stride")!) : 1,
+    ...(one("shard") !== undefined ? { shard: shardOf(one("shard")!) } : {}),
     ...(system !== undefined ? { system } : {}),
     numThreads: threads !== undefined ? positiveInt("threads", threads) : availableParallelism(),
     ...(out !== undefined ? { out: resolve(out) } : {}),
@@ -146,6 +151,14 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs {
     heldout: one("heldout") !== undefined ? resolve(one("heldout")!) : join(REPO_ROOT, DEFAULT_HELDOUT),
     help,
   };
+}
+
+function shardOf(value: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = m ? Number(m[1]) : Number.NaN;
+  const count = m ? Number(m[2]) : Number.NaN;
+  if (!(count >= 1 && index >= 0 && index < count)) throw new UsageError(`--shard must be i/n with 0 <= i < n, got "${value}"`);
+  return { index, count };
 }
 
 function adapterOf(value: string | undefined): "documents" | "always" {

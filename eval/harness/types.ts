@@ -129,6 +129,7 @@ export interface EvalReport {
     readonly stride: number;
     readonly maxTokens: number;
     readonly epicTokens: number;
+    readonly shard?: { readonly index: number; readonly count: number };
     /** Absent in reports written before these options existed. */
     readonly documentPrefix?: "none" | "template";
     readonly adapter?: "documents" | "always";

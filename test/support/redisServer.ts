@@ -143,3 +143,16 @@ export class RedisTestServer {
     await this.dispose();
   }
 }
+
+/**
+ * A started RedisTestServer for a mocha `before` hook, or the suite skipped with the reason on stderr when
+ * redis-server is not installed (under CI=true the reporter counts a skip as a failure).
+ */
+export async function startRedisOrSkip(context: Mocha.Context, what: string): Promise<RedisTestServer> {
+  const reason = await redisServerUnavailableReason();
+  if (reason !== undefined) {
+    console.warn(`skipping ${what}: ${reason}`);
+    context.skip();
+  }
+  return RedisTestServer.start();
+}

@@ -75,6 +75,21 @@ export {
   type SamplingOptionsInput,
 } from "./generate/SamplingOptionsSchema.js";
 
+// Constrained decoding (JSON schema, JSON object, tool calls)
+export type { LogitsConstraint } from "./generate/LogitsConstraint.js";
+export {
+  createResponseConstraint,
+  parseResponseFormat,
+  ResponseFormatSchema,
+  type ResponseFormat,
+  type ResponseFormatInput,
+} from "./generate/constrain/responseFormat.js";
+export { compileJsonSchema, type GrammarNode } from "./generate/constrain/compileJsonSchema.js";
+export { ByteAutomaton, type AutomatonOptions, type AutomatonState, type ProgramStep } from "./generate/constrain/ByteAutomaton.js";
+export { TokenTrie, computeTokenBytes } from "./generate/constrain/TokenTrie.js";
+export { maskAllows, TokenMasker, type TokenMaskOptions } from "./generate/constrain/TokenMask.js";
+export { GrammarConstraint } from "./generate/constrain/GrammarConstraint.js";
+
 // Decoder model and generation
 export { loadModel } from "./decoder/loadModel.js";
 export {
@@ -91,9 +106,6 @@ export { GenerationStream, type FinishReason, type GenerationResult, type Genera
 export { computeInvFreq } from "./rope/computeInvFreq.js";
 export { parseRopeScaling } from "./rope/parseRopeScaling.js";
 export { assertRopeRerotatable } from "./rope/assertRopeRerotatable.js";
-export { rerotateKeys } from "./rope/rerotateKeys.js";
-export { rerotateKeysInPlace, type KeyBufferShape, type RerotateKeysMove } from "./rope/rerotateKeysInPlace.js";
-export { ropeSelfTest } from "./rope/ropeSelfTest.js";
 export { buildRerotateGraph, RerotateIoNames } from "./graph/buildRerotateGraph.js";
 
 // KV caches and the KVLink layout

@@ -1,24 +1,36 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { DocumentInterface } from "@langchain/core/documents";
-import type { BaseLanguageModelInput, ToolDefinition } from "@langchain/core/language_models/base";
+import type { BaseLanguageModelInput, StructuredOutputMethodOptions, ToolDefinition } from "@langchain/core/language_models/base";
 import {
   BaseChatModel,
   type BaseChatModelCallOptions,
   type BaseChatModelParams,
   type BindToolsInput,
   type LangSmithParams,
+  type ToolChoice,
 } from "@langchain/core/language_models/chat_models";
 import { AIMessageChunk, type BaseMessage, type ToolCallChunk } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { Runnable } from "@langchain/core/runnables";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
+import type { SerializableSchema } from "@langchain/core/utils/standard_schema";
+import type { ZodV3Like, ZodV4Like } from "@langchain/core/utils/types";
 import { InvalidInputError, InvariantError, UnsupportedModelError } from "@kvlink/core";
 import type { KvLinkChatMessage, KvLinkEngineLike, KvLinkGenerateRequest } from "./engine.js";
 import { checkEngine } from "./checkEngine.js";
 import { toEngineConversation } from "./messages.js";
 import { toKVLinkMetadata, toUsageMetadata } from "./metadata.js";
 import { pickGenerationParams, resolveGenerationParams, type KVLinkGenerationParams } from "./params.js";
-import { forcedToolName, renderToolInstructions, ToolCallStreamParser, type ToolCallingMode, type ToolCallParserEvent } from "./tools.js";
+import {
+  forcedToolName,
+  renderToolInstructions,
+  TOOL_CALL_CLOSE,
+  TOOL_CALL_OPEN,
+  toolCallResponseFormat,
+  ToolCallStreamParser,
+  type ToolCallingMode,
+  type ToolCallParserEvent,
+} from "./tools.js";
 
 export interface ChatKVLinkCallOptions extends BaseChatModelCallOptions, Partial<KVLinkGenerationParams> {
   /** Documents for this call: their KV caches are reused (computed and stored on a miss). */
@@ -40,6 +52,11 @@ export interface ChatKVLinkInput extends BaseChatModelParams, KVLinkGenerationPa
    * model that cannot call tools (bindTools throws UnsupportedModelError).
    */
   toolCalling?: ToolCallingMode;
+  /**
+   * The tool_choice of calls that bind tools but give none. Default "auto": the model may answer in text, and a call
+   * it starts is constrained to the tools' schemas. "any" (or a tool name) makes every such call a tool call.
+   */
+  toolChoice?: ToolChoice;
 }
 
 /**
@@ -58,7 +75,10 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
   readonly model: string;
   readonly stop: readonly string[] | undefined;
   readonly toolCalling: ToolCallingMode;
+  readonly toolChoice: ToolChoice | undefined;
   readonly #params: KVLinkGenerationParams;
+  /** Set while withStructuredOutput runs (it calls bindTools synchronously): that binding forces its one tool. */
+  #bindingStructuredOutput = false;
 
   constructor(fields: ChatKVLinkInput) {
     super(fields);
@@ -70,6 +90,7 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
       throw new InvalidInputError(`ChatKVLink: toolCalling must be "prompt", "template" or "none", got ${JSON.stringify(toolCalling)}`);
     }
     this.toolCalling = toolCalling;
+    this.toolChoice = fields.toolChoice;
     this.#params = pickGenerationParams(fields);
   }
 
@@ -101,7 +122,53 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
   /** Binds tools (LangChain tools, zod-schema tools or OpenAI definitions); see tools.ts for the call format. */
   override bindTools(tools: BindToolsInput[], kwargs?: Partial<ChatKVLinkCallOptions>): Runnable<BaseLanguageModelInput, AIMessageChunk, ChatKVLinkCallOptions> {
     this.#ensureToolCalling(tools.length);
-    return this.withConfig({ tools: tools.map((tool) => convertToOpenAITool(tool) as ToolDefinition), ...kwargs });
+    const definitions = tools.map((tool) => convertToOpenAITool(tool) as ToolDefinition);
+    if (this.#bindingStructuredOutput && definitions.length === 1) {
+      // withStructuredOutput (method "functionCalling"): the tool is forced, so the decoder writes exactly one call
+      // of it, and traces say the output is structured (as LangChain's providers do).
+      const fn = definitions[0]!.function;
+      return this.withConfig({
+        tools: definitions,
+        tool_choice: fn.name,
+        ls_structured_output_format: { kwargs: { method: "functionCalling" }, schema: fn.parameters },
+        ...kwargs,
+      } as Partial<ChatKVLinkCallOptions>);
+    }
+    return this.withConfig({ tools: definitions, ...kwargs });
+  }
+
+  /** LangChain's withStructuredOutput ("functionCalling"), with the tool forced: constrained decoding writes the call. */
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: SerializableSchema<RunOutput>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: SerializableSchema<RunOutput>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV4Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV4Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV3Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<false>,
+  ): Runnable<BaseLanguageModelInput, RunOutput>;
+  override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
+    outputSchema: ZodV3Like<RunOutput> | Record<string, any>,
+    config?: StructuredOutputMethodOptions<true>,
+  ): Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }>;
+  override withStructuredOutput(outputSchema: StructuredOutputSchema, config?: StructuredOutputMethodOptions<boolean>): Runnable {
+    this.#bindingStructuredOutput = true;
+    try {
+      return super.withStructuredOutput(outputSchema, config as StructuredOutputMethodOptions<false>);
+    } finally {
+      this.#bindingStructuredOutput = false;
+    }
   }
 
   override async *_streamResponseChunks(
@@ -176,24 +243,29 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
     const conversation = toEngineConversation(messages, options.documents, "ChatKVLink");
     const tools = options.tools ?? [];
     this.#ensureToolCalling(tools.length);
-    const useTools = tools.length > 0 && options.tool_choice !== "none";
+    const toolChoice = options.tool_choice ?? this.toolChoice;
+    const useTools = tools.length > 0 && toolChoice !== "none";
     let engineMessages: KvLinkChatMessage[] = conversation.messages;
     let templateVariables: Record<string, unknown> | undefined;
+    let responseFormat: KvLinkGenerateRequest["responseFormat"];
     if (useTools) {
-      const forced = forcedToolName(options.tool_choice);
+      const forced = forcedToolName(toolChoice);
       if (forced !== undefined && !tools.some((tool) => tool.function.name === forced)) {
         throw new InvalidInputError(`ChatKVLink: tool_choice names "${forced}", which is not among the bound tools (${tools.map((t) => t.function.name).join(", ")})`, {
           details: { toolChoice: forced },
         });
       }
       if (this.toolCalling === "template") templateVariables = { tools };
-      else engineMessages = withSystemText(engineMessages, renderToolInstructions(tools, options.tool_choice));
+      else engineMessages = withSystemText(engineMessages, renderToolInstructions(tools, toolChoice));
+      // The decoder writes the calls: masked to `<tool_call>{"name": <a bound tool>, "arguments": <its schema>}`.
+      responseFormat = toolCallResponseFormat(tools, toolChoice, this.toolCalling === "template" ? { open: `${TOOL_CALL_OPEN}\n`, close: `\n${TOOL_CALL_CLOSE}` } : {});
     }
     const request: KvLinkGenerateRequest = {
       messages: engineMessages,
       ...(conversation.documents.length > 0 ? { documents: conversation.documents } : {}),
       ...resolveGenerationParams({ ...this.#params, stop: this.stop }, options),
       ...(templateVariables === undefined ? {} : { templateVariables }),
+      ...(responseFormat === undefined ? {} : { responseFormat }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
     return { request, useTools };
@@ -208,6 +280,9 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
     }
   }
 }
+
+/** Whatever BaseChatModel.withStructuredOutput takes as a schema (zod v3/v4, a standard schema, JSON schema). */
+type StructuredOutputSchema = Parameters<BaseChatModel["withStructuredOutput"]>[0];
 
 /** Appends text to the leading system message, or adds one. */
 function withSystemText(messages: readonly KvLinkChatMessage[], text: string): KvLinkChatMessage[] {

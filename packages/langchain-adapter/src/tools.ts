@@ -64,6 +64,32 @@ export function renderToolInstructions(tools: readonly ToolDefinition[], toolCho
   return lines.join("\n");
 }
 
+/**
+ * The engine's response format for bound tools: calls are written by the constrained decoder in this file's
+ * convention, `<tool_call>{"name": <tool>, "arguments": <that tool's parameters>}</tool_call>`. A forced choice
+ * ("any", "required", a tool name) makes the answer exactly one call (of the named tool, if one is named); "auto"
+ * leaves the model free until it opens a call, which is then constrained.
+ */
+export function toolCallResponseFormat(
+  tools: readonly ToolDefinition[],
+  toolChoice: ToolChoice | undefined,
+  tags: { readonly open?: string; readonly close?: string } = {},
+): { type: "tool_calls"; tools: { name: string; parameters?: Record<string, unknown> }[]; choice: "required" | "auto"; open: string; close: string } {
+  const forced = forcedToolName(toolChoice);
+  const required = forced !== undefined || toolChoice === "any" || toolChoice === "required";
+  const chosen = forced === undefined ? tools : tools.filter((tool) => tool.function.name === forced);
+  return {
+    type: "tool_calls",
+    tools: chosen.map((tool) => ({
+      name: tool.function.name,
+      ...(tool.function.parameters === undefined ? {} : { parameters: tool.function.parameters as Record<string, unknown> }),
+    })),
+    choice: required ? "required" : "auto",
+    open: tags.open ?? TOOL_CALL_OPEN,
+    close: tags.close ?? TOOL_CALL_CLOSE,
+  };
+}
+
 /** The name a tool_choice forces, if it forces one (a tool name, or `{type: "function", function: {name}}`). */
 export function forcedToolName(toolChoice: ToolChoice | undefined): string | undefined {
   if (typeof toolChoice === "string") return ["auto", "any", "none", "required"].includes(toolChoice) ? undefined : toolChoice;

@@ -104,6 +104,7 @@ describe("eval harness", () => {
       assert.equal(parseEvalArgs([]).adapter, "documents");
       assert.equal(parseEvalArgs(["--adapter", "always"]).adapter, "always");
       assert.throws(() => parseEvalArgs(["--adapter", "never"]), UsageError);
+      assert.deepEqual(parseEvalArgs(["--modes", "none", "--checks", "chat"]).modes, []);
     });
   });
 

@@ -7,7 +7,12 @@ export interface ModelFlags {
   model?: string;
   threads?: number;
   executionProvider: string;
+  adapter: AdapterPolicy;
 }
+
+/** Where a model's LoRA adapter runs (KvLinkEngine's `adapter` option). */
+export const ADAPTER_POLICIES = ["documents", "always"] as const;
+export type AdapterPolicy = (typeof ADAPTER_POLICIES)[number];
 
 /** Flags added by addStoreOptions (`store` is false after --no-store). */
 export interface StoreFlags {
@@ -29,12 +34,17 @@ export const DEFAULT_NAMESPACE = "default";
 /** Token budget of one document when files are cut into documents (precompute and ask agree, so keys match). */
 export const DEFAULT_MAX_DOC_TOKENS = 512;
 
-/** --model, --threads, --execution-provider. */
+/** --model, --threads, --execution-provider, --adapter. */
 export function addModelOptions(command: Command): Command {
   return command
     .option("--model <model>", "a preset (kvlink models), a model folder or a .gguf file (default: smollm2-135m-instruct, set up on first use)")
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu");
+    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
+    .addOption(
+      new Option("--adapter <where>", "where the model's KVLink adapter runs: documents (prompts that cite documents) | always")
+        .argParser(parseChoice<AdapterPolicy>(ADAPTER_POLICIES))
+        .default("documents"),
+    );
 }
 
 /** --store, --namespace (and --no-store when `allowNone`). */

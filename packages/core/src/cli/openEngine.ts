@@ -27,6 +27,7 @@ export async function openEngine(
   return KvLinkEngine.create({
     model: modelDir,
     executionProvider: flags.executionProvider,
+    adapter: flags.adapter,
     ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
     ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
     ...(storeUrl !== undefined ? { storeUrl, namespace: flags.namespace ?? "default" } : {}),

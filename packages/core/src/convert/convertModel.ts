@@ -1,7 +1,7 @@
 import { copyFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
-import { buildDecoderGraph } from "../graph/buildDecoderGraph.js";
+import { buildDecoderGraph, type BuildDecoderGraphOptions } from "../graph/buildDecoderGraph.js";
 import type { GraphSignature } from "../graph/ioNames.js";
 import { NO_KVLINK_CONFIG, writeModelFolder, type ModelFolderPaths } from "../model/modelFolder.js";
 import type { ModelWeights } from "../model/ModelWeights.js";
@@ -38,7 +38,24 @@ export interface ConvertModelOptions {
    * default model (README, "LoRA in the graph"): branches are exact and cost little; merging is kept for comparison.
    */
   readonly mergeLora?: boolean;
+  /** Kernel choices of the graph (buildDecoderGraph's options); default: fp32 activations and an fp32 head. */
+  readonly graph?: GraphKernelOptions;
 }
+
+/** The kernel options of buildDecoderGraph a conversion may set. */
+export type GraphKernelOptions = Pick<BuildDecoderGraphOptions, "accuracyLevel" | "head" | "attention">;
+
+/**
+ * What a 4-bit conversion builds unless `graph` says otherwise: int8 activations in MatMulNBits (accuracy_level
+ * 4, as llama.cpp quantizes activations to 8 bits) and the quantized head (GGUF's Q8_0 token_embd as an 8-bit
+ * MatMulNBits instead of an fp32 Gemm over 49152×576). Measured in docs/performance.md: 1.6–1.9× decode speed
+ * on the default model; the greedy agreement with fp32 activations is stated there. Pass
+ * `graph: FP32_ACTIVATION_KERNELS` for the fp32-activation graph.
+ */
+export const Q4_GRAPH_KERNELS: GraphKernelOptions = { accuracyLevel: 4, head: "nbits" };
+
+/** fp32 activations everywhere and an fp32 head: exact against a float reference (buildDecoderGraph's defaults). */
+export const FP32_ACTIVATION_KERNELS: GraphKernelOptions = { accuracyLevel: 0, head: "fp32" };
 
 /**
  * Converts a `.gguf` file or a Hugging Face checkpoint folder (config.json + safetensors + tokenizer files)
@@ -89,7 +106,11 @@ export async function convertModel(input: string, outDir: string, options: Conve
   }
 
   report({ phase: "write", done: 0, total: 2 });
-  const built = buildDecoderGraph(weights, { signature: options.signature });
+  const built = buildDecoderGraph(weights, {
+    ...(options.quant === "q4" ? Q4_GRAPH_KERNELS : {}),
+    ...options.graph,
+    signature: options.signature,
+  });
   report({ phase: "write", done: 1, total: 2 });
   options.signal?.throwIfAborted();
   const external = built.externalData;

@@ -1,5 +1,6 @@
 import { ConfigError, DisposedError, InvalidInputError, ModelFormatError } from "../errors/KvLinkError.js";
 import { parseSamplingOptions, type SamplingOptionsInput } from "../generate/SamplingOptionsSchema.js";
+import { createResponseConstraint, type ResponseFormatInput } from "../generate/constrain/responseFormat.js";
 import type { GraphSignature } from "../graph/ioNames.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
@@ -22,6 +23,8 @@ export interface LoadModelOptions {
   readonly logger?: Logger;
   /** Run ONNX Runtime on the calling thread instead of a worker (tests, tools). Default false. */
   readonly inProcess?: boolean;
+  /** Bytes of document caches the runtime keeps resident (KvLinkEngine's documentCacheBytes); default the runtime's. */
+  readonly documentCacheBytes?: number;
   /**
    * adapter_scale of every sequence (models with LoRA branches): 1 (default) = the adapted model as converted,
    * 0 = its base weights. KvLinkEngine picks it per prompt instead (EngineOptions.adapter).
@@ -34,6 +37,8 @@ export interface GenerateOptions extends SamplingOptionsInput {
   readonly prompt?: string;
   readonly messages?: readonly ChatMessage[];
   readonly promptTokenIds?: readonly number[];
+  /** Constrains the output (JSON schema, JSON object, tool calls); see ResponseFormatSchema. Default plain text. */
+  readonly responseFormat?: ResponseFormatInput;
   readonly signal?: AbortSignal;
 }
 
@@ -94,6 +99,7 @@ export class DecoderModel implements AsyncDisposable {
       logger,
       ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
+      ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
     return new DecoderModel(folder, tokenizer, runtime, logger, options.adapterScale ?? 1);
@@ -155,14 +161,15 @@ export class DecoderModel implements AsyncDisposable {
   generate(options: GenerateOptions): GenerationStream {
     this.#ensureNotDisposed();
     const startedAt = performance.now();
-    const { prompt: _p, messages: _m, promptTokenIds: _t, signal, ...sampling } = options;
+    const { prompt: _p, messages: _m, promptTokenIds: _t, signal, responseFormat, ...sampling } = options;
     parseSamplingOptions(sampling);
+    const constraint = createResponseConstraint(responseFormat, this.tokenizer);
     const promptIds = this.encodePrompt(options);
     if (promptIds.length === 0) throw new InvalidInputError("generate: the prompt encodes to zero tokens");
     return new GenerationStream(async (emit, cancelled) => {
       await using sequence = await this.createSequence();
       const stop = signal ? AbortSignal.any([signal, cancelled]) : cancelled;
-      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, signal: stop }, emit);
+      const result = await runGeneration(sequence, this.spec, this.tokenizer, { promptIds, sampling, startedAt, signal: stop, constraint }, emit);
       this.#logger.debug({ ...result.stats, finishReason: result.finishReason }, "generation finished");
       return result;
     });

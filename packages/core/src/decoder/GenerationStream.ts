@@ -1,7 +1,7 @@
-import type { StopReason } from "../generate/StopCondition.js";
+import type { DecodeFinishReason } from "../generate/runDecodeLoop.js";
 
 /** Why generation ended: the StopCondition's reasons, or the context window filled up. */
-export type FinishReason = StopReason | "contextFull";
+export type FinishReason = DecodeFinishReason;
 
 export interface GenerationStats {
   /** From the generate() call to the first sampled token (tokenization and prefill included). */
@@ -9,7 +9,7 @@ export interface GenerationStats {
   readonly totalMs: number;
   readonly numPromptTokens: number;
   readonly numGeneratedTokens: number;
-  /** Generated tokens per second of total wall time (prefill included). */
+  /** Generated tokens after the first per second of decode time (prefill excluded, as KvLinkEngine reports it). */
   readonly tokensPerSecond: number;
 }
 

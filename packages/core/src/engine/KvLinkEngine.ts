@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
-import { Sampler } from "../generate/Sampler.js";
+import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
+import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
-import { StopCondition } from "../generate/StopCondition.js";
+import { runDecodeLoop, type DecodeFinishReason } from "../generate/runDecodeLoop.js";
 import { buildPositionMask } from "../link/buildAttentionMask.js";
 import { buildPromptLayout, documentSegmentText } from "../link/buildPromptLayout.js";
 import { cachedTokenPositions, LINK_MODES, planLink, type LinkMode, type LinkPlan, type LinkTokenConfig } from "../link/LinkPlan.js";
@@ -13,20 +14,18 @@ import { computeModelFingerprint } from "../model/modelFingerprint.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
 import { assertRopeRerotatable } from "../rope/assertRopeRerotatable.js";
-import type { ForwardArgs, KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
-import { RuntimeClient } from "../runtime/RuntimeClient.js";
-import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
+import type { ExecutionProvider, ForwardArgs, KvBlock, Runtime, SequenceId } from "../runtime/Runtime.js";
 import type { KvCacheStore } from "../store/KvCacheStore.js";
 import { KeyvKvCacheStore } from "../store/KeyvKvCacheStore.js";
 import { KV_CACHE_DTYPES, type KvCacheDtype } from "../store/codec/kvFormat.js";
 import { computeCacheKey } from "../store/cacheKey.js";
 import { resolveModel } from "../setup/resolveModel.js";
 import { sha256FilesCached } from "../setup/sha256FilesCached.js";
-import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
-import { IncrementalDecoder } from "../tokenizer/IncrementalDecoder.js";
 import type { Tokenizer } from "../tokenizer/Tokenizer.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
+import { DecoderModel } from "../decoder/DecoderModel.js";
 import { GenerationStream } from "../decoder/GenerationStream.js";
+import { assertRequest, GenerateRequestSchema, PrecomputeArgsSchema } from "./requestSchemas.js";
 import type {
   DocumentInput,
   FinishReason,
@@ -114,6 +113,7 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly links: LinkTokenConfig;
   readonly fingerprint: ModelFingerprint;
   readonly modelDir: string;
+  readonly #model: DecoderModel;
   readonly #runtime: Runtime;
   readonly #store: KvCacheStore | undefined;
   readonly #ownsStore: boolean;
@@ -134,7 +134,7 @@ export class KvLinkEngine implements AsyncDisposable {
     links: LinkTokenConfig;
     fingerprint: ModelFingerprint;
     modelDir: string;
-    runtime: Runtime;
+    model: DecoderModel;
     store: KvCacheStore | undefined;
     ownsStore: boolean;
     logger: Logger;
@@ -147,7 +147,8 @@ export class KvLinkEngine implements AsyncDisposable {
     this.links = init.links;
     this.fingerprint = init.fingerprint;
     this.modelDir = init.modelDir;
-    this.#runtime = init.runtime;
+    this.#model = init.model;
+    this.#runtime = init.model.runtime;
     this.#store = init.store;
     this.#ownsStore = init.ownsStore;
     this.#logger = init.logger;
@@ -167,47 +168,49 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(onSetupProgress ? { onProgress: onSetupProgress } : {}),
       logger,
     });
-    const folder = await readModelFolder(modelDir);
-    assertRopeRerotatable(folder.spec.rope);
-    const tokenizer = await HfTokenizer.load(modelDir);
-    const documentPrefixIds = options.documentPrefix === "template" ? templatePrefixIds(tokenizer) : [];
-    const fingerprint = withDocumentPrefix(await fingerprintOf(folder), documentPrefixIds);
-    if (store !== undefined && store.fingerprint !== fingerprint) {
-      // Keys come from the store: another fingerprint (another model, or documentPrefix) would mix caches.
-      throw new ConfigError(
-        `the given store belongs to fingerprint ${store.fingerprint}, this engine computes ${fingerprint} (model${documentPrefixIds.length > 0 ? " + documentPrefix" : ""}); open the store with engine.fingerprint or pass storeUrl`,
-        { details: { storeFingerprint: store.fingerprint, engineFingerprint: fingerprint } },
-      );
-    }
-    const ownedStore =
-      options.storeUrl === undefined
-        ? undefined
-        : await KeyvKvCacheStore.create({
-            fingerprint,
-            namespace: options.namespace,
-            url: options.storeUrl,
-            dtype: options.storeDtype,
-            ...(options.storeSecret !== undefined && { secret: options.storeSecret }),
-            geometry: { numLayers: folder.spec.numLayers, numKvHeads: folder.spec.numKvHeads, headDim: folder.spec.headDim },
-            // The runtime keeps resident document caches itself; a second in-process copy would only cost memory.
-            lruBytes: 0,
-            logger,
-          });
-    const runtimeOptions = {
-      modelPath: folder.paths.onnxModel,
-      spec: folder.spec,
-      executionProvider: options.executionProvider,
+    // The engine composes the decoder: DecoderModel.load reads the folder, checks the tokenizer against it and
+    // starts the runtime.
+    const model = await DecoderModel.load(modelDir, {
+      executionProvider: options.executionProvider as ExecutionProvider,
       ...(options.numThreads ? { numThreads: options.numThreads } : {}),
+      inProcess: options.inProcess,
       documentCacheBytes: options.documentCacheBytes,
       logger,
-    };
-    let runtime: Runtime;
+    });
+    const { folder, tokenizer } = model;
+    let ownedStore: KvCacheStore | undefined;
+    let fingerprint: ModelFingerprint;
+    let documentPrefixIds: readonly number[];
     try {
-      runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
+      assertRopeRerotatable(folder.spec.rope);
+      documentPrefixIds = options.documentPrefix === "template" ? templatePrefixIds(tokenizer) : [];
+      fingerprint = withDocumentPrefix(await fingerprintOf(folder), documentPrefixIds);
+      if (store !== undefined && store.fingerprint !== fingerprint) {
+        // Keys come from the store: another fingerprint (another model, or documentPrefix) would mix caches.
+        throw new ConfigError(
+          `the given store belongs to fingerprint ${store.fingerprint}, this engine computes ${fingerprint} (model${documentPrefixIds.length > 0 ? " + documentPrefix" : ""}); open the store with engine.fingerprint or pass storeUrl`,
+          { details: { storeFingerprint: store.fingerprint, engineFingerprint: fingerprint } },
+        );
+      }
+      ownedStore =
+        options.storeUrl === undefined
+          ? undefined
+          : await KeyvKvCacheStore.create({
+              fingerprint,
+              namespace: options.namespace,
+              url: options.storeUrl,
+              dtype: options.storeDtype,
+              ...(options.storeSecret !== undefined && { secret: options.storeSecret }),
+              geometry: { numLayers: folder.spec.numLayers, numKvHeads: folder.spec.numKvHeads, headDim: folder.spec.headDim },
+              // The runtime keeps resident document caches itself; a second in-process copy would only cost memory.
+              lruBytes: 0,
+              logger,
+            });
     } catch (error) {
-      await ownedStore?.dispose();
+      await model.dispose();
       throw error;
     }
+    const runtime = model.runtime;
     const kv = folder.kvlinkConfig;
     const links: LinkTokenConfig = {
       numLinkTokens: kv.numLinkTokens,
@@ -217,7 +220,7 @@ export class KvLinkEngine implements AsyncDisposable {
     };
     logger.info({ modelDir, signature: runtime.info.signature, numLinkTokens: links.numLinkTokens }, "engine ready");
     return new KvLinkEngine({
-      spec: folder.spec, tokenizer, links, fingerprint, modelDir, runtime, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
+      spec: folder.spec, tokenizer, links, fingerprint, modelDir, model, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
       documentPrefixIds,
       adapter: options.adapter,
     });
@@ -256,6 +259,7 @@ export class KvLinkEngine implements AsyncDisposable {
     } = {},
   ): Promise<PrecomputeResult[]> {
     this.#ensureNotDisposed();
+    assertRequest(PrecomputeArgsSchema, { documents, options }, "precompute arguments");
     const results: PrecomputeResult[] = [];
     for (const [i, doc] of documents.entries()) {
       options.signal?.throwIfAborted();
@@ -278,6 +282,7 @@ export class KvLinkEngine implements AsyncDisposable {
   generate(request: GenerateRequest): GenerationStream<GenerationResult> {
     this.#ensureNotDisposed();
     return new GenerationStream<GenerationResult>((emit, cancelled) => {
+      assertRequest(GenerateRequestSchema, request, "generate request"); // before the signal is combined
       const signal = request.signal ? AbortSignal.any([request.signal, cancelled]) : cancelled;
       return this.#generate({ ...request, signal }, emit);
     });
@@ -316,6 +321,8 @@ export class KvLinkEngine implements AsyncDisposable {
     documentsMs: number;
   }> {
     const t0 = performance.now();
+    assertRequest(GenerateRequestSchema, request, "generate request");
+    if (request.responseFormat !== undefined) responseFormatProgram(parseResponseFormat(request.responseFormat));
     request.signal?.throwIfAborted();
     const mode = request.mode ?? this.#defaultMode;
     if (!LINK_MODES.includes(mode)) throw new InvalidInputError(`unknown mode "${String(mode)}"; expected one of ${LINK_MODES.join(", ")}`);
@@ -369,6 +376,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
       ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
     });
+    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer);
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;
@@ -388,7 +396,7 @@ export class KvLinkEngine implements AsyncDisposable {
         prefillMs: t3 - t2 - linkMs,
         docTokensComputedNow: prepared.docTokensComputedNow + docTokensRecomputed,
         mode: prepared.plan.mode,
-      });
+      }, constraint);
     } finally {
       await runtime.disposeSequence(seq);
     }
@@ -478,64 +486,36 @@ export class KvLinkEngine implements AsyncDisposable {
     emit: (piece: string) => void,
     signal: AbortSignal | undefined,
     timing: { t0: number; tokenizeMs: number; documentsMs: number; linkMs: number; prefillMs: number; docTokensComputedNow: number; mode: LinkMode },
+    constraint?: LogitsConstraint,
   ): Promise<GenerationResult> {
-    const sampler = new Sampler(sampling);
-    const stop = new StopCondition({ eosTokenIds: this.tokenizer.eosTokenIds, maxTokens: sampling.maxTokens, stop: sampling.stop });
-    const decoder = new IncrementalDecoder(this.tokenizer, { skipSpecialTokens: true });
-    // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
-    // penalty sees the prompt's sampleable ids.
-    const history: number[] = plan.freshTokenIds.filter((id) => id < this.spec.vocabSize);
-    const generated: number[] = [];
-    let text = "";
-    let logits = firstLogits;
     let position = plan.numPositions;
-    let ttftMs = 0;
-    let finishReason: FinishReason = "length";
-    const tDecodeStart = performance.now();
-    for (;;) {
-      signal?.throwIfAborted();
-      const id = sampler.sample(logits, history);
-      if (generated.length === 0) ttftMs = performance.now() - timing.t0;
-      generated.push(id);
-      history.push(id);
-      const step = stop.push(id, this.tokenizer.specialTokenIds.has(id) ? "" : decoder.push(id));
-      if (step.text) {
-        text += step.text;
-        emit(step.text);
-      }
-      if (step.finished) {
-        finishReason = step.finished.reason === "maxTokens" ? "length" : "stop";
-        break;
-      }
-      if (position >= this.spec.maxPositionEmbeddings) {
-        finishReason = "length";
-        break;
-      }
-      const out = await this.#runtime.forward(seq, { inputIds: [id], positionIds: [position], mask: "causal", numLogitsToKeep: 1 });
-      position++;
-      logits = out.logits;
-    }
-    const tail = stop.flush(decoder.flush());
-    if (stop.finished?.reason === "stopString") finishReason = "stop";
-    if (tail) {
-      text += tail;
-      emit(tail);
-    }
-    const decodeMs = performance.now() - tDecodeStart;
+    const loop = await runDecodeLoop({
+      tokenizer: this.tokenizer,
+      sampling,
+      firstLogits,
+      // Link tokens and markers from extra embedding rows are inputs only (the head never emits them): the repetition
+      // penalty sees the prompt's sampleable ids.
+      promptIds: plan.freshTokenIds.filter((id) => id < this.spec.vocabSize),
+      positionsLeft: this.spec.maxPositionEmbeddings - plan.numPositions,
+      forward: async (id) => (await this.#runtime.forward(seq, { inputIds: [id], positionIds: [position++], mask: "causal", numLogitsToKeep: 1 })).logits,
+      emit,
+      ...(signal !== undefined && { signal }),
+      ...(constraint !== undefined && { constraint }),
+    });
     const reused = plan.numDocTokensReused - timing.docTokensComputedNow;
     const stats: GenerationStats = {
       mode: timing.mode,
-      ttftMs,
+      ttftMs: loop.firstTokenAt - timing.t0,
       docTokensReused: Math.max(0, reused),
       docTokensComputed: plan.numDocTokensComputed + timing.docTokensComputedNow,
       freshTokens: plan.freshTokenIds.length,
       promptPositions: plan.numPositions,
-      numGeneratedTokens: generated.length,
-      tokensPerSecond: generated.length > 1 ? ((generated.length - 1) * 1000) / Math.max(decodeMs, 1e-6) : 0,
-      phases: { tokenizeMs: timing.tokenizeMs, documentsMs: timing.documentsMs, linkMs: timing.linkMs, prefillMs: timing.prefillMs, decodeMs },
+      numGeneratedTokens: loop.tokenIds.length,
+      tokensPerSecond: loop.tokensPerSecond,
+      phases: { tokenizeMs: timing.tokenizeMs, documentsMs: timing.documentsMs, linkMs: timing.linkMs, prefillMs: timing.prefillMs, decodeMs: loop.decodeMs },
     };
-    this.#logger.debug({ ...stats.phases, mode: stats.mode, ttftMs }, "generated");
-    return { text, tokenIds: generated, finishReason, stats };
+    this.#logger.debug({ ...stats.phases, mode: stats.mode, ttftMs: stats.ttftMs }, "generated");
+    return { text: loop.text, tokenIds: loop.tokenIds, finishReason: engineFinishReason(loop.finishReason), stats };
   }
 
   /** Tokens and cache key of a document text; recently seen texts are not tokenized again. */
@@ -633,7 +613,7 @@ export class KvLinkEngine implements AsyncDisposable {
   dispose(): Promise<void> {
     this.#disposing ??= (async () => {
       try {
-        await this.#runtime.dispose();
+        await this.#model.dispose();
       } finally {
         if (this.#ownsStore) await this.#store?.dispose();
       }
@@ -697,4 +677,9 @@ async function fingerprintOf(folder: ModelFolder): Promise<ModelFingerprint> {
   const weightsSha256 = await sha256FilesCached(weights, cache);
   const tokenizerSha256 = await sha256FilesCached([folder.paths.tokenizerJson], cache);
   return computeModelFingerprint({ weightsSha256, tokenizerSha256, spec: folder.spec });
+}
+
+/** The engine's coarse finish reason: "stop" for EOS or a stop string, "length" for maxTokens or a full context. */
+function engineFinishReason(reason: DecodeFinishReason): FinishReason {
+  return reason === "eos" || reason === "stopString" ? "stop" : "length";
 }

@@ -1,3 +1,4 @@
+import type { ResponseFormatInput } from "../generate/constrain/responseFormat.js";
 import type { LinkMode } from "../link/LinkPlan.js";
 
 /** A document to cache: text, plus an optional caller id (used only for reporting). */
@@ -44,6 +45,11 @@ export interface GenerateRequest extends SamplingInput {
   readonly useChatTemplate?: boolean;
   /** Extra variables for the chat template (e.g. tools). */
   readonly templateVariables?: Readonly<Record<string, unknown>>;
+  /**
+   * Constrains the answer: `{type: "json_schema", schema}`, `{type: "json_object"}`, or tool calls
+   * (`{type: "tool_calls", tools, choice}`); sampling is masked to tokens that keep the output valid. Default text.
+   */
+  readonly responseFormat?: ResponseFormatInput;
   readonly signal?: AbortSignal;
 }
 

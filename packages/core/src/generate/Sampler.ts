@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { InvalidInputError } from "../errors/KvLinkError.js";
+import type { LogitsConstraint } from "./LogitsConstraint.js";
 import { parseSamplingOptions, type SamplingOptions, type SamplingOptionsInput } from "./SamplingOptionsSchema.js";
 
 /** The candidates left after all filters, most likely first, with probabilities summing to 1. */
@@ -11,15 +12,18 @@ export interface TokenDistribution {
 /**
  * Picks the next token from logits, with HF's order and semantics: repetition penalty, then temperature,
  * top-k, top-p, then a draw from a seeded PRNG (deterministic for a given seed and call sequence).
- * Greedy (or temperature 0) takes the argmax, lowest id on ties.
+ * Greedy (or temperature 0) takes the argmax, lowest id on ties. An optional constraint (constrained decoding)
+ * masks the scores after the penalty and before everything else, and is told each token picked.
  */
 export class Sampler {
   readonly options: Readonly<Pick<SamplingOptions, "greedy" | "temperature" | "topK" | "topP" | "repetitionPenalty">> & {
     readonly seed: number;
   };
   readonly #random: () => number;
+  readonly #constraint: LogitsConstraint | undefined;
 
-  constructor(options: SamplingOptionsInput = {}) {
+  constructor(options: SamplingOptionsInput = {}, extra: { readonly constraint?: LogitsConstraint | undefined } = {}) {
+    this.#constraint = extra.constraint;
     const parsed = parseSamplingOptions(options);
     const seed = parsed.seed ?? randomBytes(4).readUInt32LE(0);
     this.options = {
@@ -35,6 +39,12 @@ export class Sampler {
 
   /** The next token id. `previousIds` (prompt and generated so far) feed the repetition penalty. */
   sample(logits: Float32Array, previousIds: readonly number[] = []): number {
+    const id = this.#pick(logits, previousIds);
+    this.#constraint?.accept(id);
+    return id;
+  }
+
+  #pick(logits: Float32Array, previousIds: readonly number[]): number {
     const scores = this.#penalized(logits, previousIds);
     if (this.options.greedy) return argmax(scores);
     const { weights, total } = this.#weights(scores);
@@ -80,7 +90,12 @@ export class Sampler {
     if (logits.length === 0) throw new InvalidInputError("Sampler: logits are empty");
     const scores = Float64Array.from(logits);
     const penalty = this.options.repetitionPenalty;
-    if (penalty === 1) return scores;
+    if (penalty !== 1) this.#penalize(scores, previousIds, penalty);
+    this.#constraint?.maskLogits(scores);
+    return scores;
+  }
+
+  #penalize(scores: Float64Array, previousIds: readonly number[], penalty: number): void {
     const seen = new Set<number>();
     for (let i = 0; i < previousIds.length; i++) {
       const id = previousIds[i] as number;
@@ -94,7 +109,6 @@ export class Sampler {
       const s = scores[id] as number;
       scores[id] = s < 0 ? s * penalty : s / penalty;
     }
-    return scores;
   }
 
   /** Unnormalized softmax weights after temperature and top-k (0 = removed). */

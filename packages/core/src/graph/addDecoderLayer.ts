@@ -3,7 +3,8 @@ import type { LayerWeights, LoraTarget } from "../model/ModelWeights.js";
 import { InvariantError } from "../errors/KvLinkError.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 import { addDecomposedAttention, type DecomposedAttentionMask } from "./addDecomposedAttention.js";
-import { addLinear, type Int8WeightMode } from "./addLinear.js";
+import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
+import { fuseLinears } from "./fuseLinears.js";
 
 /**
  * How a layer attends: ORT's Attention-23 node (past keys [B,KVH,P,D]), or the decomposed MatMul/Softmax form
@@ -23,6 +24,7 @@ export interface DecoderLayerInputs {
   /** float32 additive mask [B,1,S,P+S]. */
   readonly attentionBias: string;
   readonly int8Weights: Int8WeightMode;
+  readonly accuracyLevel: NBitsAccuracy;
   readonly attention: LayerAttention;
   /** float32 [B,1,1] multiplier of every LoRA branch (the adapter_scale input), when the weights carry LoRA. */
   readonly adapterScale?: string;
@@ -69,16 +71,42 @@ export function addDecoderLayer(
     return addLinear(b, x, weights[target], {
       name,
       int8Weights: inputs.int8Weights,
+      accuracyLevel: inputs.accuracyLevel,
       ...(bias ? { bias } : {}),
       ...(lora ? { lora } : {}),
       ...(inputs.adapterScale !== undefined ? { adapterScale: inputs.adapterScale } : {}),
     });
   };
 
+  // Projections reading one input run as one fused linear where they can (fuseLinears.ts), split back after.
+  const linears = (x: string, targets: readonly LoraTarget[], names: readonly string[], biases: readonly (Float32Array | undefined)[]): string[] => {
+    const parts = targets.map((t, i) => ({
+      weight: weights[t],
+      ...(biases[i] !== undefined && { bias: biases[i] }),
+      ...(weights.lora?.[t] !== undefined && { lora: weights.lora[t] }),
+    }));
+    const fused = fuseLinears(parts);
+    if (fused === undefined) return targets.map((t, i) => linear(x, t, names[i]!, biases[i]));
+    const name = names.join("+");
+    const y = addLinear(b, x, fused.weight, {
+      name,
+      int8Weights: inputs.int8Weights,
+      accuracyLevel: inputs.accuracyLevel,
+      ...(fused.bias !== undefined && { bias: fused.bias }),
+      ...(fused.lora !== undefined && { lora: fused.lora }),
+      ...(inputs.adapterScale !== undefined ? { adapterScale: inputs.adapterScale } : {}),
+    });
+    const outs = names.map((n) => b.uniqueName(n));
+    b.addNode("Split", [y, b.constInt64(fused.splits)], outs, { name: `${name}.split`, attrs: { axis: { int: -1 } } });
+    return outs;
+  };
+
   const n1 = rmsNorm(hidden, weights.inputNorm, `${p}.input_layernorm`);
-  const q = linear(n1, "q", `${p}.attn.q_proj`, weights.qBias);
-  const k = linear(n1, "k", `${p}.attn.k_proj`, weights.kBias);
-  const v = linear(n1, "v", `${p}.attn.v_proj`, weights.vBias);
+  const [q, k, v] = linears(n1, ["q", "k", "v"], [`${p}.attn.q_proj`, `${p}.attn.k_proj`, `${p}.attn.v_proj`], [weights.qBias, weights.kBias, weights.vBias]) as [
+    string,
+    string,
+    string,
+  ];
 
   const rope = (x: string, numHeads: number, name: string): string =>
     b.op("RotaryEmbedding", [x, inputs.cosCache, inputs.sinCache, inputs.positionIds], {
@@ -98,8 +126,7 @@ export function addDecoderLayer(
   const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
 
   const n2 = rmsNorm(h1, weights.postAttentionNorm, `${p}.post_attention_layernorm`);
-  const gate = linear(n2, "gate", `${p}.mlp.gate_proj`);
-  const up = linear(n2, "up", `${p}.mlp.up_proj`);
+  const [gate, up] = linears(n2, ["gate", "up"], [`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], [undefined, undefined]) as [string, string];
   const silu = b.op("Mul", [gate, b.op("Sigmoid", [gate], { name: `${p}.mlp.sigmoid` })], { name: `${p}.mlp.silu` });
   const act = b.op("Mul", [silu, up], { name: `${p}.mlp.act` });
   const down = linear(act, "down", `${p}.mlp.down_proj`);

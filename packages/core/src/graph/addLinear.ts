@@ -13,6 +13,12 @@ type NBitsWeight = Extract<LinearWeight, { kind: "nbits" }>;
 export type Int8WeightMode = "dequantize" | "matMulNBits";
 
 /**
+ * MatMulNBits' accuracy_level: 0 keeps the activations fp32 (exact against a float reference); 4 quantizes them
+ * to int8 per block (MLAS's int8 kernels, what llama.cpp does too). Figures in docs/performance.md.
+ */
+export type NBitsAccuracy = 0 | 4;
+
+/**
  * Adds y = x·Wᵀ (+ bias) over the last axis of `x` ([B,S,in]) and returns y's name.
  * - `f32`: MatMul with the weight transposed once, here, to an [in, out] initializer.
  * - `nbits`: com.microsoft MatMulNBits; ModelWeights' nbits layout already is MatMulNBits' layout (B u8
@@ -27,6 +33,7 @@ export function addLinear(
     readonly name: string;
     readonly bias?: Float32Array;
     readonly int8Weights?: Int8WeightMode;
+    readonly accuracyLevel?: NBitsAccuracy;
     readonly lora?: LoraBranch;
     /** A float32 [B,1,1] graph value the LoRA branch is multiplied by (0 turns the adapter off per sequence). */
     readonly adapterScale?: string;
@@ -43,7 +50,7 @@ export function addLinear(
     const w = b.addInitializer(`${name}.weight_t`, "float32", [weight.inFeatures, weight.outFeatures], transpose(weight));
     y = b.op("MatMul", [x, w], { name });
   } else {
-    y = addMatMulNBits(b, x, weight, name);
+    y = addMatMulNBits(b, x, weight, name, options.accuracyLevel ?? 0);
   }
   if (options.lora !== undefined) y = addLoraBranch(b, x, y, weight, options.lora, name, options.adapterScale);
   if (options.bias === undefined) return y;
@@ -98,7 +105,7 @@ function transpose(w: Extract<LinearWeight, { kind: "f32" }>): Float32Array {
  * a small MatMul from per-block sums of x ([…, numBlocks]) to N, skipped when every zp is already an integer
  * (GGUF Q4_0/Q8_0).
  */
-function addMatMulNBits(b: OnnxGraphBuilder, x: string, w: NBitsWeight, name: string): string {
+function addMatMulNBits(b: OnnxGraphBuilder, x: string, w: NBitsWeight, name: string, accuracyLevel: NBitsAccuracy): string {
   const { outFeatures: n, inFeatures: k, blockSize, bits } = w;
   const numBlocks = Math.ceil(k / blockSize);
   const bytesPerBlock = (blockSize * bits) / 8;
@@ -143,7 +150,13 @@ function addMatMulNBits(b: OnnxGraphBuilder, x: string, w: NBitsWeight, name: st
   const main = b.op("MatMulNBits", inputs, {
     name: hasRemainder ? `${name}.int_zp` : name,
     domain: "com.microsoft",
-    attrs: { K: { int: k }, N: { int: n }, bits: { int: bits }, block_size: { int: blockSize } },
+    attrs: {
+      K: { int: k },
+      N: { int: n },
+      bits: { int: bits },
+      block_size: { int: blockSize },
+      ...(accuracyLevel !== 0 ? { accuracy_level: { int: accuracyLevel } } : {}),
+    },
   });
   if (!hasRemainder) return main;
 

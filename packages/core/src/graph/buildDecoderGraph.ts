@@ -2,7 +2,7 @@ import { ConfigError } from "../errors/KvLinkError.js";
 import { dequantizeLinear, type ModelWeights } from "../model/ModelWeights.js";
 import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
 import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
-import { addLinear, type Int8WeightMode } from "./addLinear.js";
+import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
 import { cosSinTable } from "../rope/cosSinTable.js";
 import { graphSpecStamp } from "./graphSpecStamp.js";
 import { IoNames, type GraphSignature } from "./ioNames.js";
@@ -19,6 +19,14 @@ export interface BuildDecoderGraphOptions {
   readonly maxPositions?: number;
   /** 8-bit nbits weights: fp32 MatMul (default, fast on ORT's CPU EP) or MatMulNBits. See Int8WeightMode. */
   readonly int8Weights?: Int8WeightMode;
+  /** MatMulNBits' accuracy_level for every nbits linear (0 = fp32 activations, default; 4 = int8). See NBitsAccuracy. */
+  readonly accuracyLevel?: NBitsAccuracy;
+  /**
+   * The LM head when the model has a quantized one (GGUF's Q8_0 token_embd, or a quantized untied head):
+   * "fp32" (default) = Gemm over the dequantized table; "nbits" = MatMulNBits over the quantized rows, whatever
+   * `int8Weights` says (4× fewer bytes read per token; fast with accuracyLevel 4).
+   */
+  readonly head?: "fp32" | "nbits";
   /**
    * How layers attend: "onnx" (default) = the Attention-23 node over past keys [B,KVH,P,D]; "decomposed"
    * (kvlink signature only) = MatMul/Softmax over past keys fed transposed [B,KVH,D,P], no copy of the past per
@@ -85,6 +93,14 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   if (int8Weights !== "dequantize" && int8Weights !== "matMulNBits") {
     throw new ConfigError(`int8Weights must be "dequantize" or "matMulNBits", got ${String(int8Weights)}`, { details: { int8Weights } });
   }
+  const accuracyLevel = options.accuracyLevel ?? 0;
+  if (accuracyLevel !== 0 && accuracyLevel !== 4) {
+    throw new ConfigError(`accuracyLevel must be 0 or 4, got ${String(accuracyLevel)}`, { details: { accuracyLevel } });
+  }
+  const headMode = options.head ?? "fp32";
+  if (headMode !== "fp32" && headMode !== "nbits") {
+    throw new ConfigError(`head must be "fp32" or "nbits", got ${String(headMode)}`, { details: { head: headMode } });
+  }
   const attention = options.attention ?? "onnx";
   if (attention !== "onnx" && attention !== "decomposed") {
     throw new ConfigError(`attention must be "onnx" or "decomposed", got ${String(attention)}`, { details: { attention } });
@@ -139,6 +155,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     positionIds,
     attentionBias,
     int8Weights,
+    accuracyLevel,
     attention: layerAttention,
     ...(adapterScale !== undefined ? { adapterScale } : {}),
   };
@@ -160,7 +177,8 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     attrs: { epsilon: { float: spec.rmsNormEps }, axis: { int: -1 } },
   });
   const head = spec.tieWordEmbeddings ? weights.tiedHead : weights.lmHead;
-  if (head === undefined || head.kind === "f32" || (head.bits === 8 && int8Weights === "dequantize")) {
+  const nbitsHead = head !== undefined && head.kind === "nbits" && (headMode === "nbits" || head.bits !== 8 || int8Weights === "matMulNBits");
+  if (!nbitsHead) {
     // An fp32 head (tied, untied, or 8-bit run in fp32): Gemm(transB) over the [vocab, hidden] table as stored,
     // reusing the Gather table itself when the head is the embedding (GGUF's Q8_0 token_embd dequantizes to it).
     const dense = head === undefined ? weights.embedTokens : dequantizeLinear(head);
@@ -169,7 +187,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
       : b.addInitializer("lm_head.weight", "float32", [vocabSize, hiddenSize], dense);
     addGemmHead(b, normed, table, hiddenSize, vocabSize);
   } else {
-    const logits = addLinear(b, normed, head, { name: "lm_head", int8Weights });
+    const logits = addLinear(b, normed, head!, { name: "lm_head", int8Weights: "matMulNBits", accuracyLevel });
     b.addNode("Identity", [logits], [IoNames.logits], { name: "lm_head.output" });
   }
 

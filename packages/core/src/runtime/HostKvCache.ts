@@ -4,8 +4,11 @@ import { invariant } from "../util/invariant.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
 
-/** Slots added per growth (rounded up to a multiple of it). */
+/** Slots added per growth (rounded up to a multiple of it) once the cache holds SMALL_CAPACITY slots. */
 const GROWTH_CHUNK = 256;
+/** Below this capacity growth is by SMALL_GROWTH_CHUNK: a short sequence should not attend over 256 empty slots. */
+const SMALL_CAPACITY = 1024;
+const SMALL_GROWTH_CHUNK = 64;
 
 /**
  * How a layer's key buffer is laid out: "tokenMajor" [KVH][capacity][D] (Attention-23 graphs' past keys
@@ -29,7 +32,7 @@ export interface HostKvCacheOptions {
  * no copy (unused slots are blocked in attention_bias), and only the new tokens' KV is written back, so a
  * decode step moves O(S) KV through JS instead of the whole cache. Blocks in and out are [KVH, n, D].
  *
- * Growth is tight (+256 slots, rounded): both attention forms read every slot up to capacity each step, so a
+ * Growth is tight (+64 slots below 1024, then +256, rounded): both attention forms read every slot up to capacity each step, so a
  * 1.5× slack costs up to 50% more past traffic per step, while one copy of the cache per 256 tokens costs
  * about one step's worth of it (reasoned from the per-step costs in addDecomposedAttention.ts, not timed alone).
  */
@@ -87,7 +90,8 @@ export class HostKvCache implements SequenceKv {
   /** Makes room for `required` slots, copying the filled ones once into larger buffers. */
   ensureCapacity(required: number): void {
     if (required <= this.#capacity) return;
-    const chunked = Math.ceil(Math.max(required, this.#capacity + GROWTH_CHUNK) / GROWTH_CHUNK) * GROWTH_CHUNK;
+    const chunk = this.#capacity < SMALL_CAPACITY ? SMALL_GROWTH_CHUNK : GROWTH_CHUNK;
+    const chunked = Math.ceil(Math.max(required, this.#capacity + chunk) / chunk) * chunk;
     const capacity = Math.max(required, Math.min(chunked, this.#maxCapacityHint));
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     // Copies `numRows` rows of `rowLength` filled elements from rows of stride oldStride to rows of newStride.

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -37,4 +39,13 @@ export function parseJsonLine(run: CliRun): Record<string, unknown> {
   const lines = run.stdout.trim().split("\n");
   if (lines.length !== 1) throw new Error(`expected one line of JSON on stdout, got ${lines.length}:\n${run.stdout}\nstderr:\n${run.stderr}`);
   return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+/** A temp folder with a tiny random-weight model (`kvlink tiny-model`) in `<root>/tiny`; remove `root` when done. */
+export async function makeTinyModelRoot(prefix: string): Promise<{ root: string; modelDir: string }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const modelDir = join(root, "tiny");
+  const made = await runKvlink(["tiny-model", modelDir, "--vocab", "320", "--seed", "4", "--signature", "kvlink"]);
+  if (made.code !== 0) throw new Error(`kvlink tiny-model failed (${made.code}): ${made.stderr}`);
+  return { root, modelDir };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { convertModel, type ConvertProgress } from "../../../../packages/core/src/convert/convertModel.js";
+import { convertModel, FP32_ACTIVATION_KERNELS, type ConvertProgress } from "../../../../packages/core/src/convert/convertModel.js";
 import { loadGgufWeights } from "../../../../packages/core/src/convert/loadGgufWeights.js";
 import { loadSafetensorsWeights } from "../../../../packages/core/src/convert/loadSafetensorsWeights.js";
 import { ModelLoadError } from "../../../../packages/core/src/errors/KvLinkError.js";
@@ -22,12 +22,17 @@ describe("convert/convertModel (integration)", function () {
   const ids = [1, 104, 259, 262, 35, 36, 2, 7];
 
   for (const linearType of [GGML.Q4_1, GGML.Q4_0]) {
-    it(`a tiny ${linearType === GGML.Q4_1 ? "Q4_1" : "Q4_0"} GGUF becomes a model folder whose ONNX logits match the reference forward (atol 1e-4)`, async () => {
+    it(`a tiny ${linearType === GGML.Q4_1 ? "Q4_1" : "Q4_0"} GGUF becomes a model folder whose ONNX logits match the reference forward (fp32 activations, atol 1e-4)`, async () => {
       const gguf = join(dir, `tiny-${linearType}.gguf`);
       writeTinyLlamaGguf(gguf, { linearType });
       const out = join(dir, `out-${linearType}`);
       const phases = new Set<string>();
-      await convertModel(gguf, out, { signature: "kvlink", quant: "q4", onProgress: (p: ConvertProgress) => { phases.add(p.phase); throw new Error("ignored"); } });
+      await convertModel(gguf, out, {
+        signature: "kvlink",
+        quant: "q4",
+        graph: FP32_ACTIVATION_KERNELS,
+        onProgress: (p: ConvertProgress) => { phases.add(p.phase); throw new Error("ignored"); },
+      });
       assert.deepEqual([...phases], ["convert", "write"]);
       const folder = await readModelFolder(out);
       const { weights } = await loadGgufWeights(gguf, { quant: "q4" });
@@ -37,6 +42,27 @@ describe("convert/convertModel (integration)", function () {
       assertAllClose(logits, ref.logits, { atol: 1e-4, what: "logits" });
     });
   }
+
+  it("q4 by default builds int8-activation MatMulNBits (accuracy_level 4) and a quantized head, close to the reference", async () => {
+    const gguf = join(dir, "tiny-default-kernels.gguf");
+    writeTinyLlamaGguf(gguf, { linearType: GGML.Q4_1 });
+    const out = join(dir, "out-default-kernels");
+    await convertModel(gguf, out, { signature: "kvlink", quant: "q4" });
+    const folder = await readModelFolder(out);
+    const graph = readFileSync(folder.paths.onnxModel);
+    assert.ok(graph.includes(Buffer.from("accuracy_level")), "MatMulNBits nodes carry accuracy_level");
+    const { weights } = await loadGgufWeights(gguf, { quant: "q4" });
+    const logits = await runKvlink(folder.paths.onnxModel, weights, ids);
+    const ref = referenceForward(weights, { inputIds: ids, positionIds: ids.map((_, i) => i), mask: causalMask(ids.length) });
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let i = 0; i < ref.logits.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(logits[i]! - ref.logits[i]!));
+      maxRef = Math.max(maxRef, Math.abs(ref.logits[i]!));
+    }
+    assert.ok(maxDiff > 0, "int8 activations change the logits (the option took effect)");
+    assert.ok(maxDiff <= 0.05 * maxRef, `max |Δlogit| ${maxDiff} vs max |logit| ${maxRef}`);
+  });
 
   it("a Hugging Face checkpoint folder converts the same way (BF16, 2 shards, untied, fp32)", async () => {
     const hfDir = join(dir, "hf");

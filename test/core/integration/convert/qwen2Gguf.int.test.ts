@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { convertModel } from "../../../../packages/core/src/convert/convertModel.js";
+import { convertModel, FP32_ACTIVATION_KERNELS } from "../../../../packages/core/src/convert/convertModel.js";
 import { loadGgufWeights } from "../../../../packages/core/src/convert/loadGgufWeights.js";
 import { dequantize } from "../../../../packages/core/src/gguf/dequantize.js";
 import { GgufFile } from "../../../../packages/core/src/gguf/GgufFile.js";
@@ -45,7 +45,7 @@ describe("convert: a tiny qwen2 GGUF with Q4_K/Q6_K/Q5_0/Q8_0 blocks (integratio
 
   it("converts to a model folder whose ONNX logits equal the float64 reference forward of the dequantized weights (atol 1e-4)", async () => {
     const out = join(dir, "model");
-    await convertModel(gguf, out, { signature: "kvlink", quant: "q4" });
+    await convertModel(gguf, out, { signature: "kvlink", quant: "q4", graph: FP32_ACTIVATION_KERNELS });
     const folder = await readModelFolder(out);
     const { weights } = await loadGgufWeights(gguf, { quant: "q4" });
     assert.deepEqual(folder.spec, weights.spec);

@@ -19,8 +19,9 @@ import { openEngine } from "../openEngine.js";
 import { parseInteger } from "../parseOptions.js";
 import { printJson } from "../printJson.js";
 import { readDocuments } from "../readDocuments.js";
+import { addResponseFormatOptions, responseFormatFromFlags, type ResponseFormatFlags } from "../responseFormatOptions.js";
 
-interface AskFlags extends ModelFlags, StoreFlags, SamplingFlags {
+interface AskFlags extends ModelFlags, StoreFlags, SamplingFlags, ResponseFormatFlags {
   docs: string[];
   question: string;
   system?: string;
@@ -45,11 +46,13 @@ export function askCommand(): Command {
   addModelOptions(command);
   addStoreOptions(command, true);
   addSamplingOptions(command, 128);
+  addResponseFormatOptions(command);
   command.addHelpText("after", "\nAnswers are greedy unless --temperature, --top-k, --top-p or --seed is given.");
   return command.action(async (flags: AskFlags, cmd: Command) => {
     const logger = createCliLogger(isVerbose(cmd));
     const interrupt = interruptSignal();
     try {
+      const responseFormat = await responseFormatFromFlags(flags);
       await using engine = await openEngine(flags, { logger, signal: interrupt.signal });
       const documents = await readDocuments(
         flags.docs.map((p) => resolve(p)),
@@ -69,6 +72,7 @@ export function askCommand(): Command {
         ...(flags.temperature === undefined && flags.topK === undefined && flags.topP === undefined && flags.seed === undefined
           ? { greedy: true }
           : {}),
+        ...(responseFormat !== undefined ? { responseFormat } : {}),
         signal: interrupt.signal,
       });
       if (flags.json) {

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { ConfigError, StoreUnavailableError } from "../../errors/KvLinkError.js";
 import { computeFolderFingerprint } from "../../engine/KvLinkEngine.js";
 import { readModelFolder } from "../../model/modelFolder.js";
 import { KeyvKvCacheStore } from "../../store/KeyvKvCacheStore.js";
@@ -6,6 +7,7 @@ import type { Logger } from "../../util/Logger.js";
 import { CliExit } from "../CliExit.js";
 import { addStoreOptions, isVerbose, type StoreFlags } from "../commonOptions.js";
 import { createCliLogger } from "../createCliLogger.js";
+import { diagnoseStore } from "../diagnoseStore.js";
 import { storeSecretFromEnv, storeUrlFromFlags } from "../openEngine.js";
 import { parseInteger } from "../parseOptions.js";
 import { printJson } from "../printJson.js";
@@ -41,9 +43,29 @@ function subcommand(name: string, description: string, run: (store: KeyvKvCacheS
   addStoreOptions(command, false);
   return command.option("--json", "print one JSON object").action(async (flags: CacheFlags, cmd: Command) => {
     const logger = createCliLogger(isVerbose(cmd));
-    await using store = await openStore(flags, logger);
-    await run(store, flags);
+    try {
+      await using store = await openStore(flags, logger);
+      await run(store, flags);
+    } catch (error) {
+      throw await namedStoreFault(error, flags);
+    }
   });
+}
+
+/**
+ * A store that fails for good (wrong Redis password, db or port; a corrupt sqlite file) must not read as a transient
+ * outage: the failure becomes a ConfigError that names the cause; anything else is rethrown as it is.
+ */
+async function namedStoreFault(error: unknown, flags: CacheFlags): Promise<unknown> {
+  const url = storeUrlFromFlags(flags);
+  if (!(error instanceof StoreUnavailableError) || url === undefined) return error;
+  const diagnosis = await diagnoseStore(url, error);
+  if (diagnosis === undefined) return error;
+  const store = typeof error.details["store"] === "string" ? error.details["store"] : "the cache store";
+  const details = { store, diagnosis: diagnosis.kind };
+  // Refused connections may be a wrong port or a stopped server: named, but still "unavailable".
+  if (diagnosis.kind === "connection") return new StoreUnavailableError(`${store} is unreachable: ${diagnosis.message}`, { cause: error, details });
+  return new ConfigError(`${store} is misconfigured, not unreachable: ${diagnosis.message}`, { cause: error, details });
 }
 
 /** `kvlink cache stats|ls|verify|gc`: inspect and maintain a document-cache store. */

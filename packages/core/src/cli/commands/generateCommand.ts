@@ -6,8 +6,9 @@ import { isVerbose, samplingFromFlags } from "../commonOptions.js";
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
+import { addResponseFormatOptions, responseFormatFromFlags, type ResponseFormatFlags } from "../responseFormatOptions.js";
 
-interface GenerateFlags {
+interface GenerateFlags extends ResponseFormatFlags {
   model?: string;
   prompt: string;
   system?: string;
@@ -25,7 +26,7 @@ interface GenerateFlags {
 
 /** `kvlink generate`: streams a completion to stdout, or prints one JSON object with --json. */
 export function generateCommand(): Command {
-  return new Command("generate")
+  const command = new Command("generate")
     .description("generate text from a prompt (streams to stdout)")
     .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
@@ -39,11 +40,13 @@ export function generateCommand(): Command {
     .option("--seed <n>", "sampling seed", parseInteger)
     .option("--json", "print one JSON object {text, tokens, ttft_ms, tokens_per_s} instead of streaming")
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
-    .action(async (flags: GenerateFlags, command: Command) => {
-      const logger = createCliLogger(isVerbose(command));
+    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu");
+  addResponseFormatOptions(command);
+  return command.action(async (flags: GenerateFlags, cmd: Command) => {
+      const logger = createCliLogger(isVerbose(cmd));
       const interrupt = interruptSignal();
       try {
+        const responseFormat = await responseFormatFromFlags(flags);
         const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
         await using model = await loadModel(modelDir, {
           executionProvider: flags.executionProvider,
@@ -55,6 +58,7 @@ export function generateCommand(): Command {
         const stream = model.generate({
           ...(useTemplate ? { messages } : { prompt: flags.prompt }),
           ...samplingFromFlags(flags),
+          ...(responseFormat !== undefined ? { responseFormat } : {}),
           signal: interrupt.signal,
         });
         if (flags.json) {

@@ -1,15 +1,33 @@
+/**
+ * The re-rotation the runtime uses to place a cached document (rope/rotateKeysInto.ts, called by HostKvCache and
+ * PresentKvCache): copying a document's keys into the prompt's slots rotated by its offset is exact, i.e. equal to
+ * encoding the document at that offset (checked against the reference forward pass).
+ */
 import assert from "node:assert/strict";
-import { InvalidInputError, KvLayoutError } from "../../../../packages/core/src/errors/KvLinkError.js";
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
 import type { RopeSpec } from "../../../../packages/core/src/model/ModelSpec.js";
 import { tinySpec } from "../../../../packages/core/src/model/tinySpec.js";
-import { rerotateKeys } from "../../../../packages/core/src/rope/rerotateKeys.js";
-import { rerotateKeysInPlace } from "../../../../packages/core/src/rope/rerotateKeysInPlace.js";
+import { computeInvFreq } from "../../../../packages/core/src/rope/computeInvFreq.js";
+import { deltaRotation, rotateKeysInto, rotateKeysIntoTransposed } from "../../../../packages/core/src/rope/rotateKeysInto.js";
 import { assertAllClose, maxAbsDiff } from "../../../support/assertAllClose.js";
 import { causalMask, referenceForward } from "../../../support/referenceForward.js";
 
 const range = (n: number, start = 0): number[] => Array.from({ length: n }, (_, i) => start + i);
 const randomKeys = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 1.91) * 2);
+
+interface Shape {
+  readonly numHeads: number;
+  readonly numTokens: number;
+  readonly headDim: number;
+}
+
+/** All tokens of a [heads, tokens, headDim] key buffer moved by `delta` positions, into a new buffer. */
+function moveKeys(keys: Float32Array, shape: Shape, delta: number, rope: RopeSpec): Float32Array {
+  const out = new Float32Array(keys.length);
+  const { numHeads, numTokens, headDim } = shape;
+  rotateKeysInto(keys, numTokens, 0, out, numTokens, 0, numTokens, numHeads, headDim, deltaRotation(computeInvFreq(rope), delta));
+  return out;
+}
 
 const llama32: RopeSpec = {
   theta: 500000,
@@ -17,29 +35,23 @@ const llama32: RopeSpec = {
   scaling: { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
 };
 
-describe("rerotateKeys", () => {
-  it("p -> q -> p returns the input", () => {
+describe("rotateKeysInto (placing cached keys at an offset)", () => {
+  it("moving by +d then -d returns the input", () => {
     for (const rope of [{ theta: 100000, rotaryDim: 64 }, llama32]) {
       const shape = { numHeads: 3, numTokens: 5, headDim: 64 };
       const keys = randomKeys(3 * 5 * 64, 1);
-      const p = [0, 1, 2, 3, 4];
-      const q = [1000, 1001, 7, 5000, 120000];
-      const moved = rerotateKeys(keys, shape, { fromPositions: p, toPositions: q }, rope);
+      const moved = moveKeys(keys, shape, 120000, rope);
       assert.ok(maxAbsDiff(moved, keys).maxAbsDiff > 0.1, "moving must change the keys");
-      const back = rerotateKeys(moved, shape, { fromPositions: q, toPositions: p }, rope);
-      assertAllClose(back, keys, { atol: 1e-5, what: "round trip" });
+      assertAllClose(moveKeys(moved, shape, -120000, rope), keys, { atol: 1e-5, what: "round trip" });
     }
   });
 
-  it("composes: p -> r -> q equals p -> q, and leaves pass-through dims alone", () => {
+  it("composes (d1 then d2 equals d1 + d2) and leaves pass-through dims alone", () => {
     const rope: RopeSpec = { theta: 10000, rotaryDim: 8 };
     const shape = { numHeads: 2, numTokens: 3, headDim: 12 };
     const keys = randomKeys(2 * 3 * 12, 2);
-    const p = [3, 4, 5];
-    const r = [90, 91, 0];
-    const q = [40, 41, 42];
-    const twoSteps = rerotateKeys(rerotateKeys(keys, shape, { fromPositions: p, toPositions: r }, rope), shape, { fromPositions: r, toPositions: q }, rope);
-    const oneStep = rerotateKeys(keys, shape, { fromPositions: p, toPositions: q }, rope);
+    const twoSteps = moveKeys(moveKeys(keys, shape, 87, rope), shape, -50, rope);
+    const oneStep = moveKeys(keys, shape, 37, rope);
     assertAllClose(twoSteps, oneStep, { atol: 1e-5 });
     for (let h = 0; h < 2; h++) {
       for (let t = 0; t < 3; t++) {
@@ -55,7 +67,7 @@ describe("rerotateKeys", () => {
     llama3: { theta: 10000, rotaryDim: 8, scaling: { type: "llama3", factor: 4, lowFreqFactor: 1, highFreqFactor: 8, originalMaxPositionEmbeddings: 256 } },
     linear: { theta: 10000, rotaryDim: 8, scaling: { type: "linear", factor: 2 } },
   };
-  for (const [ropeName, rope] of Object.entries(tinyRopes)) it(`moves a document's keys from 0..n-1 to an offset exactly as encoding it there (reference forward, ${ropeName} RoPE)`, () => {
+  for (const [ropeName, rope] of Object.entries(tinyRopes)) it(`moves a document's keys from 0..n-1 to an offset exactly as encoding it there (rotateKeysInto, as the runtime places caches; reference forward, ${ropeName} RoPE)`, () => {
     const spec = tinySpec({ rope });
     const weights = createRandomWeights(spec, { seed: 7 });
     const doc = [12, 40, 41, 7, 88, 3, 19];
@@ -74,7 +86,7 @@ describe("rerotateKeys", () => {
       });
       const { numKvHeads: KVH, headDim: D } = spec;
       for (let l = 0; l < spec.numLayers; l++) {
-        const moved = rerotateKeys(alone.newKeys[l]!, { numHeads: KVH, numTokens: n, headDim: D }, { fromPositions: range(n), toPositions: range(n, docStart) }, spec.rope);
+        const moved = moveKeys(alone.newKeys[l]!, { numHeads: KVH, numTokens: n, headDim: D }, docStart, spec.rope);
         const placedDocKeys = new Float32Array(KVH * n * D);
         const placedDocValues = new Float32Array(KVH * n * D);
         for (let kh = 0; kh < KVH; kh++) {
@@ -88,40 +100,31 @@ describe("rerotateKeys", () => {
     }
   });
 
-  it("rerotateKeysInPlace moves only the chosen token range of a larger buffer", () => {
+  it("copies only tokens [srcStart, srcStart + count) into slots from dstStart; the transposed layout holds the same keys", () => {
     const rope: RopeSpec = { theta: 10000, rotaryDim: 8 };
-    const shape = { numHeads: 2, numTokens: 10, headDim: 8 };
-    const buffer = randomKeys(2 * 10 * 8, 3);
-    const original = buffer.slice();
-    rerotateKeysInPlace(buffer, shape, { fromPositions: [0, 1, 2], toPositions: [50, 51, 52], startToken: 4 }, rope);
-    for (let h = 0; h < 2; h++) {
-      const slice = (a: Float32Array, t0: number, t1: number) => a.subarray((h * 10 + t0) * 8, (h * 10 + t1) * 8);
-      assert.deepEqual(slice(buffer, 0, 4), slice(original, 0, 4));
-      assert.deepEqual(slice(buffer, 7, 10), slice(original, 7, 10));
-      const expected = rerotateKeys(slice(original, 4, 7).slice(), { numHeads: 1, numTokens: 3, headDim: 8 }, { fromPositions: [0, 1, 2], toPositions: [50, 51, 52] }, rope);
-      assertAllClose(slice(buffer, 4, 7), expected, { atol: 0 });
+    const [H, S, D, C] = [2, 6, 8, 10];
+    const src = randomKeys(H * S * D, 3);
+    const rotation = deltaRotation(computeInvFreq(rope), 50);
+    const dst = new Float32Array(H * C * D).fill(7);
+    rotateKeysInto(src, S, 2, dst, C, 4, 3, H, D, rotation);
+    const transposed = new Float32Array(H * D * C).fill(7);
+    rotateKeysIntoTransposed(src, S, 2, transposed, C, 4, 3, H, D, rotation);
+    for (let h = 0; h < H; h++) {
+      const expected = moveKeys(src.subarray((h * S + 2) * D, (h * S + 5) * D).slice(), { numHeads: 1, numTokens: 3, headDim: D }, 50, rope);
+      assertAllClose(dst.subarray((h * C + 4) * D, (h * C + 7) * D), expected, { atol: 0 });
+      for (const t of [0, 1, 2, 3, 7, 8, 9]) assert.ok(dst.subarray((h * C + t) * D, (h * C + t + 1) * D).every((x) => x === 7), `slot ${t} untouched`);
+      for (let t = 0; t < 3; t++) {
+        for (let i = 0; i < D; i++) assert.equal(transposed[(h * D + i) * C + 4 + t], expected[t * D + i], `transposed head ${h} token ${t} dim ${i}`);
+      }
     }
   });
 
-  it("does not modify its input and is the identity for zero deltas", () => {
+  it("a zero delta and no rotation copy the keys unchanged", () => {
     const rope: RopeSpec = { theta: 10000, rotaryDim: 8 };
     const keys = randomKeys(16, 4);
-    const copy = keys.slice();
-    const out = rerotateKeys(keys, { numHeads: 1, numTokens: 2, headDim: 8 }, { fromPositions: [9, 3], toPositions: [9, 3] }, rope);
-    assert.deepEqual(keys, copy);
-    assert.deepEqual(out, copy);
-    assert.notEqual(out, keys);
-  });
-
-  it("rejects bad shapes and positions", () => {
-    const rope: RopeSpec = { theta: 10000, rotaryDim: 8 };
-    const keys = new Float32Array(16);
-    const shape = { numHeads: 1, numTokens: 2, headDim: 8 };
-    assert.throws(() => rerotateKeys(keys, { ...shape, numTokens: 3 }, { fromPositions: [0, 1, 2], toPositions: [0, 1, 2] }, rope), KvLayoutError);
-    assert.throws(() => rerotateKeys(keys, shape, { fromPositions: [0, 1], toPositions: [0] }, rope), InvalidInputError);
-    assert.throws(() => rerotateKeys(keys, shape, { fromPositions: [0, 1, 2], toPositions: [0, 1, 2] }, rope), KvLayoutError);
-    assert.throws(() => rerotateKeys(keys, shape, { fromPositions: [0, 1.5], toPositions: [0, 1] }, rope), InvalidInputError);
-    assert.throws(() => rerotateKeys(keys, shape, { fromPositions: [0, 1], toPositions: [0, -1] }, rope), InvalidInputError);
-    assert.throws(() => rerotateKeys(keys, { numHeads: 1, numTokens: 4, headDim: 4 }, { fromPositions: [0], toPositions: [1] }, rope), KvLayoutError);
+    assertAllClose(moveKeys(keys, { numHeads: 1, numTokens: 2, headDim: 8 }, 0, rope), keys, { atol: 0 });
+    const copy = new Float32Array(16);
+    rotateKeysInto(keys, 2, 0, copy, 2, 0, 2, 1, 8, undefined);
+    assert.deepEqual(copy, keys);
   });
 });
