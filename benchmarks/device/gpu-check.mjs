@@ -4,7 +4,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeTinyModel, loadModel, KvLinkEngine } from "../../packages/core/dist/index.js";
+import { loadModel, KvLinkEngine } from "../../packages/core/dist/index.js";
+import { writeTinyModel } from "../../packages/core/dist/testing.js";
 
 const out = process.env.OUT ?? ".";
 const dir = mkdtempSync(join(tmpdir(), "kvl-gpu-"));

@@ -32,6 +32,14 @@ export function redisServerUnavailableReason(): Promise<string | undefined> {
   return availability;
 }
 
+/** In a `before` hook: skips the suite (with a warning saying why) when redis-server cannot run here. */
+export async function skipWithoutRedis(context: Mocha.Context, suite: string): Promise<void> {
+  const reason = await redisServerUnavailableReason();
+  if (reason === undefined) return;
+  console.warn(`skipping ${suite}: ${reason}`);
+  context.skip();
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -90,6 +90,7 @@ async function runOne(questions: readonly string[], flags: Flags): Promise<RunAg
   let started = false;
   let tokens = 0;
   let lastLine = 0;
+  let shownQuestion = -1;
   const abort = new AbortController();
   process.once("SIGINT", () => abort.abort());
   const repo = thisRepository();
@@ -125,7 +126,8 @@ async function runOne(questions: readonly string[], flags: Flags): Promise<RunAg
       onToken: child ? undefined : (_agent, piece) => out.write(piece),
       onTurn: ({ agent, phase, turn, questionIndex }) => {
         if (phase === "start") {
-          if (agent === "researcher" && !child) out.write(`\n${"=".repeat(72)}\nQ${questionIndex + 1}: ${questions[questionIndex]}\n`);
+          if (questionIndex !== shownQuestion && !child) out.write(`\n${"=".repeat(72)}\nQ${questionIndex + 1}: ${questions[questionIndex]}\n`);
+          shownQuestion = questionIndex;
           if (!child) out.write(`\n── ${agent}\n`);
           return;
         }

@@ -9,6 +9,7 @@ export {
   ContextOverflowError,
   DisposedError,
   DownloadError,
+  ExecutionProviderError,
   InvalidInputError,
   InvariantError,
   KvLayoutError,

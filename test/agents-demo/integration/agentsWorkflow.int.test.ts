@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { RunAgentsResult } from "../../../packages/agents-demo/src/runAgents.js";
 import type { AgentTurn } from "../../../packages/agents-demo/src/workflow/buildWorkflow.js";
 import { repoRoot, runKvlink, type CliRun } from "../../core/integration/cli/runKvlink.js";
-import { RedisTestServer, redisServerUnavailableReason } from "../../support/redisServer.js";
+import { RedisTestServer, skipWithoutRedis } from "../../support/redisServer.js";
 import { writeFixtureCorpus } from "../support/fixtureCorpus.js";
 
 const AGENTS_MAIN = join(repoRoot, "packages/agents-demo/src/main.ts");
@@ -42,11 +42,7 @@ describe("kvlink-agents: the workflow end to end on a tiny model (sharing caches
   let server: RedisTestServer;
 
   before(async function () {
-    const reason = await redisServerUnavailableReason();
-    if (reason !== undefined) {
-      console.warn(`skipping the agents workflow tests: ${reason}`);
-      this.skip();
-    }
+    await skipWithoutRedis(this, "the agents workflow tests");
     root = await mkdtemp(join(tmpdir(), "kvlink-agents-"));
     corpus = join(root, "corpus");
     await writeFixtureCorpus(corpus);

@@ -7,6 +7,9 @@ export interface ModelFlags {
   model?: string;
   threads?: number;
   executionProvider: string;
+  deviceId?: number;
+  /** false after --no-tf32. */
+  tf32?: boolean;
   adapter: AdapterPolicy;
 }
 
@@ -34,17 +37,37 @@ export const DEFAULT_NAMESPACE = "default";
 /** Token budget of one document when files are cut into documents (precompute and ask agree, so keys match). */
 export const DEFAULT_MAX_DOC_TOKENS = 512;
 
-/** --model, --threads, --execution-provider, --adapter. */
+/** --model, --threads, --adapter, --execution-provider, --device-id, --no-tf32. */
 export function addModelOptions(command: Command): Command {
-  return command
+  command
     .option("--model <model>", "a preset (kvlink models), a model folder or a .gguf file (default: smollm2-135m-instruct, set up on first use)")
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
     .addOption(
       new Option("--adapter <where>", "where the model's KVLink adapter runs: documents (prompts that cite documents) | always")
         .argParser(parseChoice<AdapterPolicy>(ADAPTER_POLICIES))
         .default("documents"),
     );
+  return addExecutionProviderOptions(command);
+}
+
+/** --execution-provider, --device-id, --no-tf32. */
+export function addExecutionProviderOptions(command: Command): Command {
+  return command
+    .option("--execution-provider <ep>", "cpu | webgpu | cuda (after `kvlink setup --gpu cuda`) | another ORT provider", "cpu")
+    .option("--device-id <n>", "GPU ordinal for cuda", parseInteger)
+    .option("--no-tf32", "cuda: full fp32 matrix math instead of TF32 (sets NVIDIA_TF32_OVERRIDE=0)");
+}
+
+/** The engine/model options of the execution-provider flags, without undefined keys. */
+export function providerOptionsFromFlags(flags: Pick<ModelFlags, "executionProvider" | "deviceId" | "tf32">): {
+  executionProvider: string;
+  providerSettings?: { deviceId?: number; tf32?: boolean };
+} {
+  const settings = {
+    ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
+    ...(flags.tf32 === false ? { tf32: false } : {}),
+  };
+  return { executionProvider: flags.executionProvider, ...(Object.keys(settings).length > 0 ? { providerSettings: settings } : {}) };
 }
 
 /** --store, --namespace (and --no-store when `allowNone`). */

@@ -27,6 +27,8 @@ export async function openEngine(
   return KvLinkEngine.create({
     model: modelDir,
     executionProvider: flags.executionProvider,
+    ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
+    ...(flags.tf32 === false ? { tf32: false } : {}),
     adapter: flags.adapter,
     ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
     ...(flags.mode !== undefined ? { mode: flags.mode } : {}),

@@ -8,6 +8,7 @@ import { benchCommand } from "./commands/benchCommand.js";
 import { cacheCommand } from "./commands/cacheCommand.js";
 import { chatCommand } from "./commands/chatCommand.js";
 import { convertCommand } from "./commands/convertCommand.js";
+import { doctorCommand } from "./commands/doctorCommand.js";
 import { generateCommand } from "./commands/generateCommand.js";
 import { precomputeCommand } from "./commands/precomputeCommand.js";
 import { modelsCommand } from "./commands/modelsCommand.js";
@@ -31,6 +32,7 @@ export function createProgram(): Command {
     .exitOverride();
   program.addCommand(setupCommand());
   program.addCommand(modelsCommand());
+  program.addCommand(doctorCommand());
   program.addCommand(convertCommand());
   program.addCommand(generateCommand());
   program.addCommand(chatCommand());

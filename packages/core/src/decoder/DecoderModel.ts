@@ -6,6 +6,7 @@ import type { ModelSpec } from "../model/ModelSpec.js";
 import { readModelFolder, type ModelFolder } from "../model/modelFolder.js";
 import { InProcessRuntime } from "../runtime/InProcessRuntime.js";
 import type { AttentionMaskInput, ExecutionProvider, KvBlock, Runtime, TokenIds } from "../runtime/Runtime.js";
+import type { ExecutionProviderSettings } from "../runtime/executionProvider.js";
 import { RuntimeClient } from "../runtime/RuntimeClient.js";
 import { renderChatTemplate, type ChatMessage } from "../tokenizer/chatTemplate.js";
 import { HfTokenizer } from "../tokenizer/HfTokenizer.js";
@@ -18,6 +19,8 @@ import { runGeneration } from "./runGeneration.js";
 export interface LoadModelOptions {
   /** Default "cpu". */
   readonly executionProvider?: ExecutionProvider;
+  /** Device id and CUDA numerics (TF32) of the provider. */
+  readonly providerSettings?: ExecutionProviderSettings;
   /** ORT intra-op threads; default os.availableParallelism(). */
   readonly numThreads?: number;
   readonly logger?: Logger;
@@ -98,6 +101,7 @@ export class DecoderModel implements AsyncDisposable {
       spec: folder.spec,
       logger,
       ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
+      ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
       ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
     };

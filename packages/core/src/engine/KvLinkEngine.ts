@@ -39,6 +39,10 @@ export const EngineOptionsSchema = z.strictObject({
   /** A preset name (MODEL_PRESETS), a model folder or a .gguf file; absent = the default preset (set up on first use). */
   model: z.string().min(1).optional(),
   executionProvider: z.string().default("cpu"),
+  /** GPU ordinal for the cuda provider. */
+  deviceId: z.number().int().nonnegative().optional(),
+  /** cuda only: false = full fp32 cuBLAS math (NVIDIA_TF32_OVERRIDE=0, process-wide); default ORT's TF32. */
+  tf32: z.boolean().optional(),
   numThreads: z.number().int().positive().optional(),
   /** Run ONNX Runtime on the calling thread (tests, tools); default false = a worker thread. */
   inProcess: z.boolean().default(false),
@@ -172,6 +176,9 @@ export class KvLinkEngine implements AsyncDisposable {
     // starts the runtime.
     const model = await DecoderModel.load(modelDir, {
       executionProvider: options.executionProvider as ExecutionProvider,
+      ...(options.deviceId !== undefined || options.tf32 !== undefined
+        ? { providerSettings: { ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}), ...(options.tf32 !== undefined ? { tf32: options.tf32 } : {}) } }
+        : {}),
       ...(options.numThreads ? { numThreads: options.numThreads } : {}),
       inProcess: options.inProcess,
       documentCacheBytes: options.documentCacheBytes,

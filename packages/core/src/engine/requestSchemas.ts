@@ -34,7 +34,7 @@ export const GenerateRequestSchema = z.strictObject({
 /** The documents and options of KvLinkEngine.precompute. */
 export const PrecomputeArgsSchema = z.strictObject({
   documents: z.array(DocumentSchema),
-  options: z.strictObject({ signal: signalValue.optional(), onProgress: functionValue.optional() }),
+  options: z.strictObject({ signal: signalValue.optional(), onProgress: functionValue.optional(), verifyStored: z.boolean().optional() }),
 });
 
 /** Throws InvalidInputError naming every bad field (zod's readable report) when `value` does not fit `schema`. */

@@ -57,3 +57,8 @@ export class DisposedError extends sub(KvLinkErrorCode.Disposed) {}
 export class InvariantError extends sub(KvLinkErrorCode.Invariant) {}
 /** ONNX Runtime failed inside a run (wrapped with the native message as cause). */
 export class RuntimeError extends sub(KvLinkErrorCode.Runtime) {}
+/**
+ * An ONNX Runtime execution provider (cuda, webgpu, ...) could not start: its libraries are not installed, a
+ * library it needs is missing, or no device is visible. `details.reason` says which, `details.hint` what to do.
+ */
+export class ExecutionProviderError extends sub(KvLinkErrorCode.ExecutionProvider) {}

@@ -17,5 +17,6 @@ export const KvLinkErrorCode = {
   Aborted: "ABORTED",
   Invariant: "INVARIANT",
   Runtime: "RUNTIME",
+  ExecutionProvider: "EXECUTION_PROVIDER",
 } as const;
 export type KvLinkErrorCode = (typeof KvLinkErrorCode)[keyof typeof KvLinkErrorCode];

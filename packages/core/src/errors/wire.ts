@@ -27,6 +27,7 @@ const codeToClass: Record<string, new (m: string, o?: E.KvLinkErrorOptions) => E
   [KvLinkErrorCode.Disposed]: E.DisposedError,
   [KvLinkErrorCode.Invariant]: E.InvariantError,
   [KvLinkErrorCode.Runtime]: E.RuntimeError,
+  [KvLinkErrorCode.ExecutionProvider]: E.ExecutionProviderError,
 };
 
 function safeDetails(d: unknown): Record<string, unknown> | undefined {

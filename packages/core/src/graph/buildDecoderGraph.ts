@@ -134,9 +134,11 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     value: b.addInput(IoNames.pastValue(i), "float32", [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
-  // LoRA branches are scaled per sequence, so one graph serves the adapted model and its exact base.
+  // LoRA branches of a kvlink graph are scaled per sequence, so one graph serves the adapted model and its exact
+  // base. A standard graph is for other runtimes (transformers.js, Optimum), which feed only the inputs they know:
+  // its branches are always on.
   const hasLora = weights.layers.some((layer) => layer.lora !== undefined && Object.keys(layer.lora).length > 0);
-  const adapterScale = hasLora ? b.addInput(IoNames.adapterScale, "float32", [B, 1, 1]) : undefined;
+  const adapterScale = hasLora && signature === "kvlink" ? b.addInput(IoNames.adapterScale, "float32", [B, 1, 1]) : undefined;
 
   const { cos, sin } = cosSinTable(spec.rope, Int32Array.from({ length: maxPositions }, (_, p) => p));
   const half = spec.rope.rotaryDim / 2;

@@ -25,7 +25,10 @@ export const IoNames = {
   attentionBias: "attention_bias",
   attentionMask: "attention_mask",
   numLogitsToKeep: "num_logits_to_keep",
-  /** float32 [B,1,1], only on graphs with LoRA branches: each branch's output is multiplied by it (0 = the base model). */
+  /**
+   * float32 [B,1,1], only on kvlink-signature graphs with LoRA branches: each branch's output is multiplied by it
+   * (0 = the base model). Standard-signature graphs keep their branches always on.
+   */
   adapterScale: "adapter_scale",
   logits: "logits",
   pastKey: (layer: number): string => `past_key_values.${layer}.key`,

@@ -2,6 +2,7 @@ import { InvalidInputError } from "../errors/KvLinkError.js";
 import { createRandomWeights } from "../model/createRandomWeights.js";
 import type { RopeScalingLinear, RopeScalingLlama3, ModelSpec } from "../model/ModelSpec.js";
 import { writeModelFolder, type KvLinkConfig, type ModelFolderPaths } from "../model/modelFolder.js";
+import type { ModelWeights } from "../model/ModelWeights.js";
 import { tinySpec } from "../model/tinySpec.js";
 import { createTinyTokenizer, TINY_NUM_LINK_TOKENS } from "../tokenizer/createTinyTokenizer.js";
 import { buildDecoderGraph } from "./buildDecoderGraph.js";
@@ -29,6 +30,11 @@ export interface TinyModelOptions {
   readonly numLinkTokens?: number;
   /** Document slots listed in kvlink.json. Default 8. */
   readonly numSlots?: number;
+  /**
+   * Draw random weights for one layer and use them in every layer (speed benchmarks of large shapes: speed does
+   * not depend on weight values, and drawing a 1B-shaped model's weights takes a minute). Default false.
+   */
+  readonly repeatLayers?: boolean;
 }
 
 export interface TinyModel {
@@ -76,7 +82,8 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions): Pr
   });
 
   const tokenizer = createTinyTokenizer({ vocabSize: vocab, seed: 0 });
-  const weights = createRandomWeights(spec, { seed, quant: quant === "q4" ? "q4" : "f32" });
+  const weightOptions = { seed, quant: quant === "q4" ? ("q4" as const) : ("f32" as const) };
+  const weights = options.repeatLayers ? repeatFirstLayer(createRandomWeights({ ...spec, numLayers: 1 }, weightOptions), spec) : createRandomWeights(spec, weightOptions);
   const built = buildDecoderGraph(weights, { signature });
   const ids = tokenizer.specialTokenIds;
   const kvlink: KvLinkConfig = {
@@ -101,6 +108,12 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions): Pr
     kvlink,
   });
   return { dir, spec, paths, kvlink };
+}
+
+/** The weights of a one-layer model with that layer in each of `spec.numLayers` layers. */
+function repeatFirstLayer(weights: ModelWeights, spec: ModelSpec): ModelWeights {
+  const layer = weights.layers[0]!;
+  return { ...weights, spec, layers: Array.from({ length: spec.numLayers }, () => layer) };
 }
 
 function concatBytes(chunks: readonly Uint8Array[], sizeBytes: number): Uint8Array {

@@ -11,6 +11,7 @@ import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.
 import type { ModelSpec } from "../model/ModelSpec.js";
 import { invariant } from "../util/invariant.js";
 import { createOrtSession } from "./createOrtSession.js";
+import type { ExecutionProviderSettings } from "./executionProvider.js";
 import { HostKvCache, type KeyLayout } from "./HostKvCache.js";
 import { PresentKvCache } from "./PresentKvCache.js";
 import type {
@@ -31,6 +32,7 @@ export interface DecoderSessionOptions {
   readonly modelPath: string;
   readonly spec: ModelSpec;
   readonly executionProvider?: ExecutionProvider;
+  readonly providerSettings?: ExecutionProviderSettings;
   readonly numThreads?: number;
   readonly documentCacheBytes?: number;
 }
@@ -79,7 +81,11 @@ export class DecoderSession {
     const executionProvider = options.executionProvider ?? "cpu";
     // More intra-op threads than cores only oversubscribes (ORT spins them all; 100,000 hung and grew memory).
     const numThreads = Math.min(options.numThreads ?? availableParallelism(), availableParallelism());
-    const session = await createOrtSession(options.modelPath, { executionProvider, numThreads });
+    const session = await createOrtSession(options.modelPath, {
+      executionProvider,
+      numThreads,
+      ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
+    });
     try {
       await checkGraphSpecStamp(options.modelPath, options.spec);
       const signature = detectSignature(session.inputNames);

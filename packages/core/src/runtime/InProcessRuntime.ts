@@ -1,5 +1,6 @@
 import { DisposedError } from "../errors/KvLinkError.js";
 import { DecoderSession } from "./DecoderSession.js";
+import { applyCudaNumerics } from "./executionProvider.js";
 import type {
   AppendDocumentArgs,
   CreateSequenceOptions,
@@ -26,6 +27,7 @@ export class InProcessRuntime implements Runtime {
   }
 
   static async create(options: RuntimeOptions): Promise<InProcessRuntime> {
+    if (options.executionProvider === "cuda" && options.providerSettings) applyCudaNumerics(options.providerSettings);
     return new InProcessRuntime(await DecoderSession.create(options));
   }
 

@@ -1,6 +1,7 @@
 import type { GraphSignature } from "../graph/ioNames.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
 import type { Logger } from "../util/Logger.js";
+import type { ExecutionProviderSettings } from "./executionProvider.js";
 
 /** Names a sequence (one KV cache) inside a runtime; only meaningful to the runtime that created it. */
 export type SequenceId = number & { readonly __brand: "SequenceId" };
@@ -15,6 +16,8 @@ export interface RuntimeOptions {
   readonly spec: ModelSpec;
   /** Default "cpu". */
   readonly executionProvider?: ExecutionProvider;
+  /** Device id and CUDA numerics (TF32) of the provider. */
+  readonly providerSettings?: ExecutionProviderSettings;
   /** ORT intra-op threads; default `os.availableParallelism()`. */
   readonly numThreads?: number;
   readonly logger?: Logger;

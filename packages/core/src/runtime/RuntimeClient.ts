@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DisposedError, InvalidInputError, WorkerCrashedError } from "../errors/KvLinkError.js";
 import { fromWireError } from "../errors/wire.js";
+import { applyCudaNumerics } from "./executionProvider.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
 import { kvBlockBuffers, type RuntimeOp, type RuntimeOps, type RuntimeRequest, type RuntimeResponse, type WorkerInit } from "./protocol.js";
 import type {
@@ -124,10 +125,13 @@ export class RuntimeClient implements Runtime {
       modelPath: options.modelPath,
       spec: options.spec,
       executionProvider: options.executionProvider ?? "cpu",
+      ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
       numThreads: options.numThreads ?? availableParallelism(),
       documentCacheBytes: options.documentCacheBytes ?? 2 * 1024 ** 3,
     };
     const started = Date.now();
+    // Before the worker exists: CUDA reads the process environment, which a worker only copies.
+    if (init.executionProvider === "cuda" && init.providerSettings) applyCudaNumerics(init.providerSettings);
     const worker = spawnWorker(options.workerUrl ?? defaultWorkerUrl(), init);
     const listeners: { message?: (m: RuntimeResponse) => void; error?: (e: Error) => void; exit?: (code: number) => void } = {};
     // Remove only our own listeners: Worker keeps internal ones (removeAllListeners breaks message delivery).

@@ -1,16 +1,19 @@
 import { access } from "node:fs/promises";
 import { InferenceSession } from "onnxruntime-node";
 import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
+import { executionProviderError, ortExecutionProvider, type ExecutionProviderSettings } from "./executionProvider.js";
 import type { ExecutionProvider } from "./Runtime.js";
 
 export interface OrtSessionOptions {
   readonly executionProvider: ExecutionProvider;
   readonly numThreads: number;
+  readonly providerSettings?: ExecutionProviderSettings;
 }
 
 /**
  * Opens an ONNX model with explicit threads and execution provider. A missing file or an EP that cannot load
- * is a ModelLoadError; a file ORT cannot parse on the CPU EP is a ModelFormatError.
+ * is a ModelLoadError, an EP that cannot start an ExecutionProviderError (with the reason and a hint); a file
+ * ORT cannot parse on the CPU EP is a ModelFormatError.
  */
 export async function createOrtSession(modelPath: string, options: OrtSessionOptions): Promise<InferenceSession> {
   try {
@@ -24,7 +27,7 @@ export async function createOrtSession(modelPath: string, options: OrtSessionOpt
   const ep = options.executionProvider;
   try {
     return await InferenceSession.create(modelPath, {
-      executionProviders: [ep],
+      executionProviders: [ortExecutionProvider(ep, options.providerSettings)],
       intraOpNumThreads: options.numThreads,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
@@ -32,13 +35,8 @@ export async function createOrtSession(modelPath: string, options: OrtSessionOpt
       enableMemPattern: false,
     });
   } catch (cause) {
+    if (ep !== "cpu") throw executionProviderError(ep, modelPath, cause);
     const message = cause instanceof Error ? cause.message : String(cause);
-    if (ep !== "cpu") {
-      throw new ModelLoadError(`execution provider "${ep}" could not load ${modelPath}: ${message}`, {
-        cause,
-        details: { modelPath, executionProvider: ep },
-      });
-    }
     throw new ModelFormatError(`ONNX Runtime could not load ${modelPath}: ${message}`, { cause, details: { modelPath } });
   }
 }

@@ -1,5 +1,6 @@
 import type { WireError } from "../errors/wire.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
+import type { ExecutionProviderSettings } from "./executionProvider.js";
 import type {
   AppendDocumentArgs,
   CreateSequenceOptions,
@@ -17,6 +18,7 @@ export interface WorkerInit {
   readonly modelPath: string;
   readonly spec: ModelSpec;
   readonly executionProvider: ExecutionProvider;
+  readonly providerSettings?: ExecutionProviderSettings;
   readonly numThreads: number;
   readonly documentCacheBytes: number;
 }

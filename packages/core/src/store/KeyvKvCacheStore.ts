@@ -227,13 +227,13 @@ export class KeyvKvCacheStore implements KvCacheStore {
     const leases = this.#blobs.leases;
     if (leases === undefined) return { kind: "none" };
     const deadline = Date.now() + this.#lease.waitMs;
-    let waited = false;
+    let waited = false; // counted once per call
     for (;;) {
       const acquired = await this.#guard("acquireLease", () => leases.acquire(key, this.#lease.ttlMs));
       if (!acquired.ok) return { kind: "none" };
       if (acquired.value !== undefined) {
-        // The previous holder may have written the entry just before releasing its lease.
-        const stored = waited ? await this.#load(key) : undefined;
+        // Another process may have written the entry and released its lease since our miss (or while we waited).
+        const stored = await this.#load(key);
         if (stored === undefined) return { kind: "lease", leases, token: acquired.value };
         await this.#guard("releaseLease", () => leases.release(key, acquired.value!));
         return { kind: "entry", cache: stored };

@@ -69,6 +69,13 @@ describe("KvLinkEngine refuses malformed requests before any compute (typed Inva
     }
   });
 
+  it("precompute takes its documented options (signal, onProgress, verifyStored)", async () => {
+    const seen: number[] = [];
+    const results = await engine.precompute(docs, { signal: new AbortController().signal, onProgress: (p) => seen.push(p.done), verifyStored: true });
+    assert.equal(results.length, docs.length);
+    assert.deepEqual(seen, docs.map((_, i) => i + 1));
+  });
+
   it("a well-formed request with recomputePrefixTokens 3 still links", async () => {
     const linked = await engine.linkPrompt({ documents: docs, question: "Where?", recomputePrefixTokens: 3, mode: "kvlink" });
     assert.equal(linked.plan.numDocTokensComputed, 6);

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrecomputeQueue } from "../../../../packages/core/src/queue/PrecomputeQueue.js";
-import { RedisTestServer, redisServerUnavailableReason } from "../../../support/redisServer.js";
+import { RedisTestServer, skipWithoutRedis } from "../../../support/redisServer.js";
 import { parseJsonLine, repoRoot, runKvlink, type CliRun } from "../cli/runKvlink.js";
 
 const MAIN_TS = join(repoRoot, "packages/core/src/cli/main.ts");
@@ -58,11 +58,7 @@ describe("distributed precompute: kvlink precompute --queue + kvlink worker (Bul
   let slowModel: string;
 
   before(async function () {
-    const reason = await redisServerUnavailableReason();
-    if (reason !== undefined) {
-      console.warn(`skipping the queue tests: ${reason}`);
-      this.skip();
-    }
+    await skipWithoutRedis(this, "the queue tests");
     root = await mkdtemp(join(tmpdir(), "kvlink-queue-"));
     smallModel = join(root, "tiny");
     slowModel = join(root, "slow");

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   ContextOverflowError,
   DisposedError,
+  ExecutionProviderError,
   InvalidInputError,
   KvLayoutError,
   ModelLoadError,
@@ -155,8 +156,8 @@ describe("runtime: worker and in-process", function () {
       await assert.rejects(InProcessRuntime.create(options), ModelLoadError);
     });
 
-    it("an unknown execution provider is a ModelLoadError", async () => {
-      await assert.rejects(RuntimeClient.create({ ...runtimeOptions(models.kvlink!), executionProvider: "no-such-ep" }), ModelLoadError);
+    it("an unknown execution provider is an ExecutionProviderError", async () => {
+      await assert.rejects(RuntimeClient.create({ ...runtimeOptions(models.kvlink!), executionProvider: "no-such-ep" }), ExecutionProviderError);
     });
 
     it("a graph with fewer layers than the spec is a ModelFormatError", async () => {

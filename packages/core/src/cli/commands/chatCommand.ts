@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
 import type { ChatMessage } from "../../tokenizer/chatTemplate.js";
 import { ConfigError } from "../../errors/KvLinkError.js";
-import { addSamplingOptions, isVerbose, samplingFromFlags, type SamplingFlags } from "../commonOptions.js";
+import { addExecutionProviderOptions, addSamplingOptions, isVerbose, providerOptionsFromFlags, samplingFromFlags, type SamplingFlags } from "../commonOptions.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { parseInteger } from "../parseOptions.js";
 import { resolveModelDir } from "../resolveModelDir.js";
@@ -13,6 +13,8 @@ interface ChatFlags extends SamplingFlags {
   system?: string;
   threads?: number;
   executionProvider: string;
+  deviceId?: number;
+  tf32?: boolean;
 }
 
 /**
@@ -21,19 +23,18 @@ interface ChatFlags extends SamplingFlags {
  * input ends. Ctrl-C stops the reply being generated (a second one quits).
  */
 export function chatCommand(): Command {
-  const command = new Command("chat")
+  const command = addExecutionProviderOptions(new Command("chat"))
     .description("chat with the model: one user message per line on stdin, replies streamed to stdout (/reset, /exit)")
     .option("--model <dir>", "model folder (default: the default model, set up on first use)")
     .option("--system <text>", "system message");
   addSamplingOptions(command, 256);
   return command
     .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu")
     .action(async (flags: ChatFlags, cmd: Command) => {
       const logger = createCliLogger(isVerbose(cmd));
       const modelDir = await resolveModelDir(flags.model, { logger });
       await using model = await loadModel(modelDir, {
-        executionProvider: flags.executionProvider,
+        ...providerOptionsFromFlags(flags),
         logger,
         ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
       });

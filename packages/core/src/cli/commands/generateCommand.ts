@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { interruptSignal } from "../interruptSignal.js";
-import { isVerbose, samplingFromFlags } from "../commonOptions.js";
+import { addExecutionProviderOptions, isVerbose, providerOptionsFromFlags, samplingFromFlags } from "../commonOptions.js";
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
@@ -22,11 +22,13 @@ interface GenerateFlags extends ResponseFormatFlags {
   json?: boolean;
   threads?: number;
   executionProvider: string;
+  deviceId?: number;
+  tf32?: boolean;
 }
 
 /** `kvlink generate`: streams a completion to stdout, or prints one JSON object with --json. */
 export function generateCommand(): Command {
-  const command = new Command("generate")
+  const command = addExecutionProviderOptions(new Command("generate"))
     .description("generate text from a prompt (streams to stdout)")
     .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
@@ -39,8 +41,7 @@ export function generateCommand(): Command {
     .option("--top-p <p>", "nucleus sampling mass (1 = off)", parseNumber)
     .option("--seed <n>", "sampling seed", parseInteger)
     .option("--json", "print one JSON object {text, tokens, ttft_ms, tokens_per_s} instead of streaming")
-    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .option("--execution-provider <ep>", "cpu | webgpu | cuda | another ORT provider", "cpu");
+    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger);
   addResponseFormatOptions(command);
   return command.action(async (flags: GenerateFlags, cmd: Command) => {
       const logger = createCliLogger(isVerbose(cmd));
@@ -49,7 +50,7 @@ export function generateCommand(): Command {
         const responseFormat = await responseFormatFromFlags(flags);
         const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
         await using model = await loadModel(modelDir, {
-          executionProvider: flags.executionProvider,
+          ...providerOptionsFromFlags(flags),
           logger,
           ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
         });
