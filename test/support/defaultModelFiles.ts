@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { convertModel } from "../../packages/core/src/convert/convertModel.js";
+import { convertModel, FP32_ACTIVATION_KERNELS } from "../../packages/core/src/convert/convertModel.js";
 import { DownloadError } from "../../packages/core/src/errors/KvLinkError.js";
 import type { GraphSignature } from "../../packages/core/src/graph/ioNames.js";
 import { SMOLLM2_SOURCE } from "../../packages/core/src/setup/ensureDefaultModel.js";
@@ -70,6 +70,8 @@ export interface ConvertedCopyOptions extends DefaultModelFilesOptions {
   readonly quant: "q4" | "fp32";
   /** Convert with the default model's shipped KVLink adapter (SMOLLM2_SOURCE.adapter), as the default model is. */
   readonly withAdapter?: boolean;
+  /** Build with fp32 activations and an fp32 head (FP32_ACTIVATION_KERNELS) instead of a q4 conversion's int8 ones. */
+  readonly fp32Activations?: boolean;
 }
 
 interface Marker {
@@ -78,6 +80,7 @@ interface Marker {
   readonly signature: GraphSignature;
   readonly quant: string;
   readonly adapterSha256?: string;
+  readonly fp32Activations?: boolean;
 }
 
 /**
@@ -87,13 +90,14 @@ interface Marker {
 export async function ensureConvertedCopy(options: ConvertedCopyOptions): Promise<string> {
   const dir = acceptanceDir(options);
   const adapter = options.withAdapter ? SMOLLM2_SOURCE.adapter : undefined;
-  const finalDir = join(dir, `smollm2-135m-instruct-${options.signature}-${options.quant}${adapter ? "-kvlink" : ""}`);
+  const finalDir = join(dir, `smollm2-135m-instruct-${options.signature}-${options.quant}${adapter ? "-kvlink" : ""}${options.fp32Activations ? "-fp32act" : ""}`);
   const want: Marker = {
     converterVersion: CONVERTER_VERSION,
     sourceSha256: SMOLLM2_SOURCE.ggufSha256,
     signature: options.signature,
     quant: options.quant,
     ...(adapter !== undefined && { adapterSha256: adapter.sha256 }),
+    ...(options.fp32Activations === true && { fp32Activations: true }),
   };
   if (await markerMatches(finalDir, want)) return finalDir;
   const gguf = await ensureDefaultGguf(options);
@@ -105,6 +109,7 @@ export async function ensureConvertedCopy(options: ConvertedCopyOptions): Promis
       signature: options.signature,
       quant: options.quant,
       ...(adapter !== undefined && { adapter: shippedAdapterPath(adapter.fileName) }),
+      ...(options.fp32Activations === true && { graph: FP32_ACTIVATION_KERNELS }),
     });
     await writeFile(join(out, MARKER), `${JSON.stringify(want, null, 2)}\n`);
     await rm(finalDir, { recursive: true, force: true });
