@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { basename, join, relative } from "node:path";
 import cliProgress from "cli-progress";
 import { ensureDefaultModel } from "../packages/core/src/setup/ensureDefaultModel.js";
+import { adapterScaleFor } from "../packages/core/src/engine/adapterPolicy.js";
 import { computeAggregates } from "./harness/computeAggregates.js";
 import { DatasetFormatError, loadChatPrompts, loadHeldoutTexts, loadQaRecords, selectRecords, type ChatPrompt, type HeldoutText, type QaRecord } from "./harness/loadJsonl.js";
 import { parseEvalArgs, REPO_ROOT, USAGE, UsageError, type EvalArgs } from "./harness/parseEvalArgs.js";
@@ -115,7 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
           ...(chatPrompts !== undefined ? { chatPrompts } : {}),
           ...(heldoutTexts !== undefined ? { heldoutTexts } : {}),
           numThreads: args.numThreads,
-          adapterScale: args.adapter === "always" ? 1 : 0,
+          adapterScale: adapterScaleFor(args.adapter, 0),
           signal: controller.signal,
           chatAnswers,
           perplexity,

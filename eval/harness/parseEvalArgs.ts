@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { ADAPTER_POLICIES, type AdapterPolicy } from "../../packages/core/src/engine/adapterPolicy.js";
 import { fileURLToPath } from "node:url";
 import { EVAL_MODES, type EvalMode, type ModelSpecArg } from "./types.js";
 
@@ -32,7 +33,7 @@ export interface EvalArgs {
   /** KvLinkEngine's documentPrefix for every model of the run. */
   readonly documentPrefix: "none" | "template";
   /** KvLinkEngine's adapter policy; the no-document checks run the adapter only under "always". */
-  readonly adapter: "documents" | "always";
+  readonly adapter: AdapterPolicy;
   readonly chatPrompts: string;
   readonly heldout: string;
   readonly help: boolean;
@@ -161,9 +162,10 @@ function shardOf(value: string): { index: number; count: number } {
   return { index, count };
 }
 
-function adapterOf(value: string | undefined): "documents" | "always" {
-  if (value === undefined || value === "documents" || value === "always") return value ?? "documents";
-  throw new UsageError(`--adapter must be documents or always, got "${value}"`);
+function adapterOf(value: string | undefined): AdapterPolicy {
+  if (value === undefined) return "documents";
+  if ((ADAPTER_POLICIES as readonly string[]).includes(value)) return value as AdapterPolicy;
+  throw new UsageError(`--adapter must be one of ${ADAPTER_POLICIES.join(", ")}, got "${value}"`);
 }
 
 function documentPrefixOf(value: string | undefined): "none" | "template" {

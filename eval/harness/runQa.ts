@@ -1,3 +1,4 @@
+import type { AdapterPolicy } from "../../packages/core/src/engine/adapterPolicy.js";
 import { KvLinkEngine } from "../../packages/core/src/engine/KvLinkEngine.js";
 import type { GenerateRequest } from "../../packages/core/src/engine/types.js";
 import type { QaRecord } from "./loadJsonl.js";
@@ -23,7 +24,7 @@ export interface QaRunOptions {
   /** KvLinkEngine documentPrefix (default "none"). */
   readonly documentPrefix?: "none" | "template";
   /** KvLinkEngine adapter policy (default "documents"). */
-  readonly adapter?: "documents" | "always";
+  readonly adapter?: AdapterPolicy;
   readonly system?: string;
   readonly numThreads: number;
   readonly signal: AbortSignal;

@@ -1,4 +1,5 @@
 /** Data shapes shared by the runner, the aggregation, the report writers and results.json. */
+import type { AdapterPolicy } from "../../packages/core/src/engine/adapterPolicy.js";
 
 /** A linking mode as the harness names it: the engine's four plus `epic` (kvlink + recomputed document prefixes). */
 export type EvalMode = "full" | "naive" | "rerotate" | "kvlink" | "epic";
@@ -132,7 +133,7 @@ export interface EvalReport {
     readonly shard?: { readonly index: number; readonly count: number };
     /** Absent in reports written before these options existed. */
     readonly documentPrefix?: "none" | "template";
-    readonly adapter?: "documents" | "always";
+    readonly adapter?: AdapterPolicy;
     readonly system: string | undefined;
     readonly numThreads: number;
     readonly numRecords: number;

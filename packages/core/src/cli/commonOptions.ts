@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { ADAPTER_POLICIES, adapterScaleFor, type AdapterPolicy } from "../engine/adapterPolicy.js";
 import { LINK_MODES, type LinkMode } from "../link/LinkPlan.js";
 import { parseChoice, parseInteger, parseNumber } from "./parseOptions.js";
 
@@ -13,9 +14,10 @@ export interface ModelFlags {
   adapter: AdapterPolicy;
 }
 
-/** Where a model's LoRA adapter runs (KvLinkEngine's `adapter` option). */
-export const ADAPTER_POLICIES = ["documents", "always"] as const;
-export type AdapterPolicy = (typeof ADAPTER_POLICIES)[number];
+/** The adapter_scale of a command whose prompts cite no documents (generate, chat), per --adapter. */
+export function documentFreeAdapterScale(flags: Pick<ModelFlags, "adapter">): { adapterScale: number } {
+  return { adapterScale: adapterScaleFor(flags.adapter, 0) };
+}
 
 /** Flags added by addStoreOptions (`store` is false after --no-store). */
 export interface StoreFlags {
@@ -41,13 +43,17 @@ export const DEFAULT_MAX_DOC_TOKENS = 512;
 export function addModelOptions(command: Command): Command {
   command
     .option("--model <model>", "a preset (kvlink models), a model folder or a .gguf file (default: smollm2-135m-instruct, set up on first use)")
-    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
-    .addOption(
-      new Option("--adapter <where>", "where the model's KVLink adapter runs: documents (prompts that cite documents) | always")
-        .argParser(parseChoice<AdapterPolicy>(ADAPTER_POLICIES))
-        .default("documents"),
-    );
-  return addExecutionProviderOptions(command);
+    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger);
+  return addExecutionProviderOptions(addAdapterOption(command));
+}
+
+/** --adapter documents|always (see engine/adapterPolicy.ts). */
+export function addAdapterOption(command: Command): Command {
+  return command.addOption(
+    new Option("--adapter <where>", "where the model's KVLink adapter runs: documents (prompts that cite documents) | always")
+      .argParser(parseChoice<AdapterPolicy>(ADAPTER_POLICIES))
+      .default("documents"),
+  );
 }
 
 /** --execution-provider, --device-id, --no-tf32. */

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
 import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
 import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
+import { ADAPTER_POLICIES, adapterScaleFor, type AdapterPolicy } from "./adapterPolicy.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { runDecodeLoop, type DecodeFinishReason } from "../generate/runDecodeLoop.js";
 import { buildPositionMask } from "../link/buildAttentionMask.js";
@@ -77,7 +78,7 @@ export const EngineOptionsSchema = z.strictObject({
    * base weights exactly (the graph's adapter_scale = 0), so ordinary chat is the base model's. "always": in every
    * prompt. Document caches are the same bytes either way. No effect on models without an adapter.
    */
-  adapter: z.enum(["documents", "always"]).default("documents"),
+  adapter: z.enum(ADAPTER_POLICIES).default("documents"),
 });
 export type EngineOptionsInput = z.input<typeof EngineOptionsSchema> & {
   readonly logger?: Logger;
@@ -126,7 +127,7 @@ export class KvLinkEngine implements AsyncDisposable {
   /** Tokens every document is encoded after (documentPrefix "template"), empty for "none". */
   readonly #documentPrefixIds: readonly number[];
   /** EngineOptions.adapter: where LoRA branches run. */
-  readonly #adapter: "documents" | "always";
+  readonly #adapter: AdapterPolicy;
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
   /** Document text → tokens and key, least recently used first (tokenizing 5k tokens costs ~40 ms per request). */
   readonly #textToEntry = new Map<string, DocumentEntry>();
@@ -144,7 +145,7 @@ export class KvLinkEngine implements AsyncDisposable {
     logger: Logger;
     mode: LinkMode;
     documentPrefixIds: readonly number[];
-    adapter: "documents" | "always";
+    adapter: AdapterPolicy;
   }) {
     this.spec = init.spec;
     this.tokenizer = init.tokenizer;
@@ -589,7 +590,7 @@ export class KvLinkEngine implements AsyncDisposable {
 
   /** The adapter_scale of a prompt citing `numDocuments` documents (see EngineOptions.adapter). */
   #adapterScale(numDocuments: number): number {
-    return this.#adapter === "always" || numDocuments > 0 ? 1 : 0;
+    return adapterScaleFor(this.#adapter, numDocuments);
   }
 
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */

@@ -1,9 +1,10 @@
+import type { AdapterPolicy } from "../../engine/adapterPolicy.js";
 import { createInterface } from "node:readline";
 import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
 import type { ChatMessage } from "../../tokenizer/chatTemplate.js";
 import { ConfigError } from "../../errors/KvLinkError.js";
-import { addExecutionProviderOptions, addSamplingOptions, isVerbose, providerOptionsFromFlags, samplingFromFlags, type SamplingFlags } from "../commonOptions.js";
+import { addAdapterOption, addExecutionProviderOptions, addSamplingOptions, documentFreeAdapterScale, isVerbose, providerOptionsFromFlags, samplingFromFlags, type SamplingFlags } from "../commonOptions.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { parseInteger } from "../parseOptions.js";
 import { resolveModelDir } from "../resolveModelDir.js";
@@ -13,6 +14,7 @@ interface ChatFlags extends SamplingFlags {
   system?: string;
   threads?: number;
   executionProvider: string;
+  adapter: AdapterPolicy;
   deviceId?: number;
   tf32?: boolean;
 }
@@ -23,7 +25,7 @@ interface ChatFlags extends SamplingFlags {
  * input ends. Ctrl-C stops the reply being generated (a second one quits).
  */
 export function chatCommand(): Command {
-  const command = addExecutionProviderOptions(new Command("chat"))
+  const command = addAdapterOption(addExecutionProviderOptions(new Command("chat")))
     .description("chat with the model: one user message per line on stdin, replies streamed to stdout (/reset, /exit)")
     .option("--model <dir>", "model folder (default: the default model, set up on first use)")
     .option("--system <text>", "system message");
@@ -35,6 +37,7 @@ export function chatCommand(): Command {
       const modelDir = await resolveModelDir(flags.model, { logger });
       await using model = await loadModel(modelDir, {
         ...providerOptionsFromFlags(flags),
+        ...documentFreeAdapterScale(flags),
         logger,
         ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
       });

@@ -1,8 +1,9 @@
+import type { AdapterPolicy } from "../../engine/adapterPolicy.js";
 import { Command } from "commander";
 import { loadModel } from "../../decoder/loadModel.js";
 import { createCliLogger } from "../createCliLogger.js";
 import { interruptSignal } from "../interruptSignal.js";
-import { addExecutionProviderOptions, isVerbose, providerOptionsFromFlags, samplingFromFlags } from "../commonOptions.js";
+import { addAdapterOption, addExecutionProviderOptions, documentFreeAdapterScale, isVerbose, providerOptionsFromFlags, samplingFromFlags } from "../commonOptions.js";
 import { printJson } from "../printJson.js";
 import { resolveModelDir } from "../resolveModelDir.js";
 import { parseInteger, parseNumber } from "../parseOptions.js";
@@ -22,13 +23,14 @@ interface GenerateFlags extends ResponseFormatFlags {
   json?: boolean;
   threads?: number;
   executionProvider: string;
+  adapter: AdapterPolicy;
   deviceId?: number;
   tf32?: boolean;
 }
 
 /** `kvlink generate`: streams a completion to stdout, or prints one JSON object with --json. */
 export function generateCommand(): Command {
-  const command = addExecutionProviderOptions(new Command("generate"))
+  const command = addAdapterOption(addExecutionProviderOptions(new Command("generate")))
     .description("generate text from a prompt (streams to stdout)")
     .option("--model <dir>", "model folder (default: the default model, downloaded and converted on first use)")
     .requiredOption("--prompt <text>", "the user message (or raw text with --raw)")
@@ -51,6 +53,7 @@ export function generateCommand(): Command {
         const modelDir = await resolveModelDir(flags.model, { logger, signal: interrupt.signal });
         await using model = await loadModel(modelDir, {
           ...providerOptionsFromFlags(flags),
+          ...documentFreeAdapterScale(flags),
           logger,
           ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
         });
