@@ -120,6 +120,10 @@ export class ToolCallStreamParser {
   #buffer = "";
   #inCall = false;
   #finished = false;
+  /** Inside a block: how far the buffer was scanned, and whether that point is inside a JSON string or just after its backslash. */
+  #scanned = 0;
+  #inString = false;
+  #escaped = false;
 
   push(piece: string): ToolCallParserEvent[] {
     if (this.#finished) throw new InvalidInputError("ToolCallStreamParser: push() called after flush()");
@@ -127,7 +131,7 @@ export class ToolCallStreamParser {
     const events: ToolCallParserEvent[] = [];
     for (;;) {
       if (this.#inCall) {
-        const close = this.#buffer.indexOf(TOOL_CALL_CLOSE);
+        const close = this.#findClose();
         if (close === -1) break;
         events.push(this.#parseBlock(this.#buffer.slice(0, close), true));
         this.#buffer = this.#buffer.slice(close + TOOL_CALL_CLOSE.length);
@@ -139,6 +143,9 @@ export class ToolCallStreamParser {
         if (open > 0) events.push({ kind: "text", text: this.#buffer.slice(0, open) });
         this.#buffer = this.#buffer.slice(open + TOOL_CALL_OPEN.length);
         this.#inCall = true;
+        this.#scanned = 0;
+        this.#inString = false;
+        this.#escaped = false;
         continue;
       }
       const keep = partialPrefixLength(this.#buffer, TOOL_CALL_OPEN);
@@ -156,8 +163,44 @@ export class ToolCallStreamParser {
     this.#finished = true;
     const rest = this.#buffer;
     this.#buffer = "";
-    if (this.#inCall) return [this.#parseBlock(rest, false)];
+    if (this.#inCall) {
+      // The block never closed outside a string. If a closing tag came inside what read as a string, the JSON was
+      // broken (say an unbalanced quote): end the block at that tag, and what follows is parsed again.
+      const close = rest.indexOf(TOOL_CALL_CLOSE);
+      if (close === -1) return [this.#parseBlock(rest, false)];
+      const after = new ToolCallStreamParser();
+      return [this.#parseBlock(rest.slice(0, close), true), ...after.push(rest.slice(close + TOOL_CALL_CLOSE.length)), ...after.flush()];
+    }
     return rest.length > 0 ? [{ kind: "text", text: rest }] : [];
+  }
+
+  /**
+   * Index of the block's closing tag, or -1 if it has not arrived. A `</tool_call>` inside a JSON string (an argument
+   * that mentions the tag) is text, not the end of the block. The scan resumes where the last piece ended; a tag that
+   * may still be completing is left for the next piece.
+   */
+  #findClose(): number {
+    const buffer = this.#buffer;
+    let i = this.#scanned;
+    for (; i < buffer.length; i++) {
+      const c = buffer.charCodeAt(i);
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (c === 0x5c) this.#escaped = true;
+        else if (c === 0x22) this.#inString = false;
+        continue;
+      }
+      if (c === 0x22) {
+        this.#inString = true;
+        continue;
+      }
+      if (c === 0x3c) {
+        if (buffer.startsWith(TOOL_CALL_CLOSE, i)) return i;
+        if (TOOL_CALL_CLOSE.startsWith(buffer.slice(i))) break;
+      }
+    }
+    this.#scanned = i;
+    return -1;
   }
 
   #parseBlock(raw: string, closed: boolean): ToolCallParserEvent {

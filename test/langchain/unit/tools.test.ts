@@ -74,6 +74,28 @@ describe("langchain/tools: the <tool_call> convention", function () {
     assert.deepEqual(toolCalls.map((c) => [c.name, c.args]), [["g", { x: 1 }]]);
   });
 
+  it("keeps a </tool_call> inside a JSON string argument as text of the argument, for every split of the stream", function () {
+    const call = { name: "write_note", args: { text: 'the tag </tool_call> and a quote \\" stay <tool_call> in here' } };
+    const output = `Saving. ${formatToolCall(call)} done.`;
+    const whole = parseToolCalls(output);
+    assert.deepEqual(whole.toolCalls.map((c) => ({ name: c.name, args: c.args })), [call]);
+    assert.equal(whole.content, "Saving.  done.");
+    for (let i = 0; i <= output.length; i++) {
+      const parser = new ToolCallStreamParser();
+      const got = summarize([...parser.push(output.slice(0, i)), ...parser.push(output.slice(i)), ...parser.flush()]);
+      assert.deepEqual(got, { text: "Saving.  done.", calls: [call] }, `split at ${i}`);
+    }
+  });
+
+  it("ends a block with broken JSON (an unbalanced quote) at its closing tag, and parses what follows", function () {
+    const { content, toolCalls, invalidToolCalls } = parseToolCalls(
+      '<tool_call>{"name": "f", "arguments": {"x": "oops}}</tool_call> then <tool_call>{"name": "g", "arguments": {}}</tool_call> end',
+    );
+    assert.equal(invalidToolCalls.length, 1);
+    assert.deepEqual(toolCalls.map((c) => c.name), ["g"]);
+    assert.equal(content, " then  end");
+  });
+
   it("writes calls back in the form it parses", function () {
     const text = formatToolCall({ name: "get_weather", args: { city: "Oslo" } });
     assert.deepEqual(parseToolCalls(text).toolCalls.map((c) => [c.name, c.args]), [["get_weather", { city: "Oslo" }]]);
