@@ -38,7 +38,8 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
   const baseFp32ActDir = await ensureBenchConversion("base-q4-fp32act", log, (out) =>
     convertModel(gguf, out, { signature: "kvlink", quant: "q4", graph: FP32_ACTIVATION_KERNELS }),
   );
-  const defaultFp32ActDir = await ensureBenchConversion("kvlink5-q4-fp32act", log, (out) =>
+  // Keyed by the adapter's sha: a new shipped adapter must not be measured through the previous one's conversion.
+  const defaultFp32ActDir = await ensureBenchConversion(`kvlink5-${SMOLLM2_SOURCE.adapter!.sha256.slice(0, 12)}-q4-fp32act`, log, (out) =>
     convertModel(gguf, out, {
       signature: "kvlink",
       quant: "q4",

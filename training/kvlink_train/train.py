@@ -332,9 +332,13 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--smoke", action="store_true", help="tiny random model, few steps: checks the pipeline")
     ap.add_argument("--deadline", type=float, default=540, help="seconds after start at which training stops and results are saved")
+    ap.add_argument("--checkpoint", help="if the deadline stops the first variant before --steps, save its full training state here "
+                    "(LoRA, link rows, optimizer, step, batch order, teacher answers) and stop; a later call continues with --resume")
+    ap.add_argument("--resume", help="continue the first variant from a --checkpoint file (same data and flags)")
     args = ap.parse_args()
     global T0
     T0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -365,8 +369,16 @@ def main():
     tok = Tokenizer.from_file(os.path.join(args.data, "tokenizer.json"))
     decode = lambda ids: tok.decode([i for i in ids if i < vocab], skip_special_tokens=True)  # noqa: E731
 
-    n_gen = generate_teacher(base, train, eos, device)
-    log(event="teacher_responses", count=n_gen)
+    ckpt = torch.load(args.resume, map_location=device, weights_only=False) if args.resume else None
+    if ckpt is not None:
+        assert len(ckpt["responses"]) == len(train), "the checkpoint was made from other training data"
+        for ex, r in zip(train, ckpt["responses"]):
+            ex["response"] = r
+        log(event="resumed", step=ckpt["step"], phase_logs=len(ckpt["log"]))
+        LOG[:0] = ckpt["log"]
+    else:
+        n_gen = generate_teacher(base, train, eos, device)
+        log(event="teacher_responses", count=n_gen)
 
     results = {"reference_logits": ref, "variants": {}, "args": vars(args)}
     base_dev = None
@@ -386,7 +398,9 @@ def main():
                     torch.nn.init.zeros_(p)
         extra = ExtraEmbeddings(base.get_input_embeddings().weight, num_rows, args.seed).to(device)
         inner = peft_model.get_base_model()
-        if vi == 0:
+        if vi == 0 and ckpt is not None:
+            base_dev = ckpt["base_dev"]
+        elif vi == 0:
             diff, scale = check_block_mask(inner, extra, dev, links, vocab, device)
             log(event="mask_check", max_abs_diff=diff, scale=scale)
             assert diff <= 1e-3 * max(1.0, scale), "the 4D block mask is not honoured"
@@ -401,9 +415,21 @@ def main():
         steps = args.steps if vi == 0 or args.steps_ablation == 0 else args.steps_ablation
         warmup = max(10, steps // 20)
         batches = []
+        first_step = 0
+        if vi == 0 and ckpt is not None:
+            with torch.no_grad():
+                for name, p in peft_model.named_parameters():
+                    if p.requires_grad:
+                        p.copy_(ckpt["lora"][name])
+                extra.rows.copy_(ckpt["rows"])
+            opt.load_state_dict(ckpt["opt"])
+            rng.setstate(ckpt["rng"])
+            batches, first_step = ckpt["batches"], ckpt["step"]
+            ckpt = None
         peft_model.train()
         t_start = time.time()
-        for step in range(steps):
+        stopped_early = False
+        for step in range(first_step, steps):
             if not batches:
                 batches = make_batches(train, args.token_budget, rng)
             idx = batches.pop()
@@ -421,7 +447,16 @@ def main():
                 break
             if time.time() - T0 > args.deadline:
                 log(event="deadline", variant=variant, step=step)
+                stopped_early = step < steps - 1
                 break
+        if vi == 0 and stopped_early and args.checkpoint:
+            state = {"step": step + 1, "batches": batches, "rng": rng.getstate(), "opt": opt.state_dict(), "base_dev": base_dev,
+                     "lora": {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad},
+                     "rows": extra.rows.detach().clone(), "responses": [ex["response"] for ex in train], "log": list(LOG)}
+            torch.save(state, args.checkpoint)
+            log(event="checkpoint", path=args.checkpoint, step=step + 1, of=steps)
+            json.dump({**results, "dev_base": base_dev, "log": LOG}, open(os.path.join(args.out, "metrics-phase1.json"), "w"), indent=1)
+            return
         peft_model.eval()
         train_s = time.time() - t_start
         acc = {m: dev_accuracy(peft_model, extra, dev, links, vocab, eos, decode, device, m, use_adapter=True) for m in ["full", "kvlink"]}

@@ -26,6 +26,7 @@ import { buildPromptLayout, documentSegmentText } from "../../packages/core/src/
 import { resolveModel } from "../../packages/core/src/setup/resolveModel.js";
 import { HfTokenizer } from "../../packages/core/src/tokenizer/HfTokenizer.js";
 import type { Tokenizer } from "../../packages/core/src/tokenizer/Tokenizer.js";
+import { ensureConvertedCopy } from "../../test/support/defaultModelFiles.js";
 import {
   generateChatPrompts,
   generateSyntheticExamples,
@@ -167,8 +168,11 @@ async function main(): Promise<void> {
   await writeJsonlGz(join(args.out, "dev.jsonl.gz"), dev);
   await copyFile(join(modelDir, "tokenizer.json"), join(args.out, "tokenizer.json"));
 
-  // A reference prompt: our ONNX engine's top logits, for train.py to check it loaded the same model.
-  await using model = await DecoderModel.load(modelDir, { numThreads: 2 });
+  // A reference prompt: our ONNX engine's top logits, for train.py to check it loaded the same model. They come
+  // from an fp32-activation build of the base: train.py dequantizes to fp32, and the default q4 build's int8
+  // activations and 8-bit head move the top logits by up to 0.25, over train.py's 0.02 bound.
+  const referenceDir = await ensureConvertedCopy({ signature: "kvlink", quant: "q4", fp32Activations: true });
+  await using model = await DecoderModel.load(referenceDir, { numThreads: 2 });
   const ref = promptPieces(tok, { documents: ["The Harrow Point lighthouse was built in 1871 by the engineer Agnes Morrow."], question: "Who built the Harrow Point lighthouse?" });
   const refIds = [...ref.prefix, ...ref.docs.flat(), ...ref.suffix];
   const fwd = await model.forward({ inputIds: refIds, numLogitsToKeep: 1 });
