@@ -7,15 +7,16 @@
  * Needs `kvlink setup --model <preset> --keep-gguf` (what `npm run test:models` runs). For each acceptance prompt
  * (test/fixtures/acceptancePrompts.ts) it decodes greedily with
  *   - ours: the preset as set up (4-bit weights, int8 activations in MatMulNBits, 8-bit head),
- *   - ours-fp32: the same weights with fp32 activations and an fp32 head (converted once into <KVLINK_HOME>/models/
- *     <preset folder>-fp32act; the graph the tiny-model tests prove equal to the float64 reference within 1e-4),
+ *   - ours-fp32: the same weights with fp32 activations and an fp32 head (converted once per converter version into
+ *     <KVLINK_HOME>/models/<preset folder>-fp32act; the graph the tiny-model tests prove equal to the float64
+ *     reference within 1e-4),
  *   - llama.cpp (node-llama-cpp) on the GGUF itself,
  * and, where ours-fp32 and llama.cpp first choose different tokens, runs the float64 reference forward pass
  * (test/support/referenceForward.ts, on the GGUF's dequantized weights) over the shared prefix and prints its logits
  * for both candidates. Several minutes per divergence on 2 cores at 1.5B; `--no-reference` skips it.
  */
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { convertModel, FP32_ACTIVATION_KERNELS } from "../packages/core/src/convert/convertModel.js";
 import { loadGgufWeights } from "../packages/core/src/convert/loadGgufWeights.js";
@@ -23,6 +24,7 @@ import { resolveKvlinkHome } from "../packages/core/src/setup/ensureModel.js";
 import { findModelPreset } from "../packages/core/src/setup/modelPresets.js";
 import { renderChatTemplate } from "../packages/core/src/tokenizer/chatTemplate.js";
 import { HfTokenizer } from "../packages/core/src/tokenizer/HfTokenizer.js";
+import { ensureBenchConversion } from "../benchmarks/core/ensureBenchConversion.js";
 import { ACCEPTANCE_PROMPTS } from "../test/fixtures/acceptancePrompts.js";
 import { commonPrefixLength } from "../test/core/model/runners/GreedyRunner.js";
 import { LlamaCppRunner } from "../test/core/model/runners/LlamaCppRunner.js";
@@ -44,16 +46,9 @@ const dir = join(models, preset.source.folderName);
 const gguf = join(models, `${preset.source.folderName}.gguf`);
 if (!existsSync(dir) || !existsSync(gguf)) throw new Error(`run \`kvlink setup --model ${presetName} --keep-gguf\` first (${dir}, ${gguf})`);
 
-const fp32Dir = `${dir}-fp32act`;
-if (!existsSync(join(fp32Dir, ".complete"))) {
-  log(`converting ${fp32Dir} (fp32 activations, fp32 head; once)`);
-  const work = `${fp32Dir}.tmp`;
-  await rm(work, { recursive: true, force: true });
-  await convertModel(gguf, work, { signature: "kvlink", quant: "q4", graph: FP32_ACTIVATION_KERNELS });
-  await writeFile(join(work, ".complete"), `${new Date().toISOString()}\n`);
-  await rm(fp32Dir, { recursive: true, force: true });
-  await rename(work, fp32Dir);
-}
+const fp32Dir = await ensureBenchConversion(`${preset.source.folderName}-fp32act`, log, (out) =>
+  convertModel(gguf, out, { signature: "kvlink", quant: "q4", graph: FP32_ACTIVATION_KERNELS }),
+);
 
 const tokenizer = await HfTokenizer.load(dir);
 const llama = await LlamaCppRunner.create("llama.cpp", gguf, { numThreads: 2, contextSize: 4096 });

@@ -69,7 +69,7 @@ export async function benchModelDir(variant: BenchVariant, log: (m: string) => v
   if (variant === "kvlink-q4") return defaultModelDir();
   const [signature, quant] = variant.split("-") as [GraphSignature, ConvertQuant];
   const gguf = await defaultGguf(log);
-  return ensureBenchConversion(variant, log, (out) => convertModel(gguf, out, { signature, quant }));
+  return ensureBenchConversion(`bench-smollm2-${variant}`, log, (out) => convertModel(gguf, out, { signature, quant }));
 }
 
 /** Deterministic filler text of at least `numTokens` tokens for `encode`. */

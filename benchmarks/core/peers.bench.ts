@@ -35,11 +35,11 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
   const gguf = await ensureDefaultGguf();
   const defaultDir = await defaultModelDir();
   const baseDir = await ensureModel(SMOLLM2_BASE_SOURCE);
-  const baseFp32ActDir = await ensureBenchConversion("base-q4-fp32act", log, (out) =>
+  const baseFp32ActDir = await ensureBenchConversion("bench-smollm2-base-q4-fp32act", log, (out) =>
     convertModel(gguf, out, { signature: "kvlink", quant: "q4", graph: FP32_ACTIVATION_KERNELS }),
   );
   // Keyed by the adapter's sha: a new shipped adapter must not be measured through the previous one's conversion.
-  const defaultFp32ActDir = await ensureBenchConversion(`kvlink5-${SMOLLM2_SOURCE.adapter!.sha256.slice(0, 12)}-q4-fp32act`, log, (out) =>
+  const defaultFp32ActDir = await ensureBenchConversion(`bench-smollm2-kvlink5-${SMOLLM2_SOURCE.adapter!.sha256.slice(0, 12)}-q4-fp32act`, log, (out) =>
     convertModel(gguf, out, {
       signature: "kvlink",
       quant: "q4",

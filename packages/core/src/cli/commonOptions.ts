@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { ADAPTER_POLICIES, adapterScaleFor, type AdapterPolicy } from "../engine/adapterPolicy.js";
 import { LINK_MODES, type LinkMode } from "../link/LinkPlan.js";
+import { providerSettingsOf, type ExecutionProviderSettings } from "../runtime/executionProvider.js";
 import { parseChoice, parseInteger, parseNumber } from "./parseOptions.js";
 
 /** Flags added by addModelOptions. */
@@ -67,13 +68,11 @@ export function addExecutionProviderOptions(command: Command): Command {
 /** The engine/model options of the execution-provider flags, without undefined keys. */
 export function providerOptionsFromFlags(flags: Pick<ModelFlags, "executionProvider" | "deviceId" | "tf32">): {
   executionProvider: string;
-  providerSettings?: { deviceId?: number; tf32?: boolean };
+  providerSettings?: ExecutionProviderSettings;
 } {
-  const settings = {
-    ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
-    ...(flags.tf32 === false ? { tf32: false } : {}),
-  };
-  return { executionProvider: flags.executionProvider, ...(Object.keys(settings).length > 0 ? { providerSettings: settings } : {}) };
+  // commander sets tf32 to true unless --no-tf32 is given: only false is a choice (true leaves ORT's default).
+  const settings = providerSettingsOf({ deviceId: flags.deviceId, tf32: flags.tf32 === false ? false : undefined });
+  return { executionProvider: flags.executionProvider, ...(settings !== undefined ? { providerSettings: settings } : {}) };
 }
 
 /** --store, --namespace (and --no-store when `allowNone`). */

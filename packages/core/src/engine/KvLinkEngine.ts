@@ -5,6 +5,7 @@ import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } f
 import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
 import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
 import { ADAPTER_POLICIES, adapterScaleFor, type AdapterPolicy } from "./adapterPolicy.js";
+import { providerSettingsOf } from "../runtime/executionProvider.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { runDecodeLoop, type DecodeFinishReason } from "../generate/runDecodeLoop.js";
 import { buildPositionMask } from "../link/buildAttentionMask.js";
@@ -175,11 +176,10 @@ export class KvLinkEngine implements AsyncDisposable {
     });
     // The engine composes the decoder: DecoderModel.load reads the folder, checks the tokenizer against it and
     // starts the runtime.
+    const providerSettings = providerSettingsOf(options);
     const model = await DecoderModel.load(modelDir, {
       executionProvider: options.executionProvider as ExecutionProvider,
-      ...(options.deviceId !== undefined || options.tf32 !== undefined
-        ? { providerSettings: { ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}), ...(options.tf32 !== undefined ? { tf32: options.tf32 } : {}) } }
-        : {}),
+      ...(providerSettings !== undefined ? { providerSettings } : {}),
       ...(options.numThreads ? { numThreads: options.numThreads } : {}),
       inProcess: options.inProcess,
       documentCacheBytes: options.documentCacheBytes,

@@ -18,6 +18,12 @@ export interface ExecutionProviderSettings {
   readonly tf32?: boolean;
 }
 
+/** The settings among `deviceId` and `tf32` that are given, or undefined when neither is (no key is set to undefined). */
+export function providerSettingsOf(given: { readonly deviceId?: number | undefined; readonly tf32?: boolean | undefined }): ExecutionProviderSettings | undefined {
+  if (given.deviceId === undefined && given.tf32 === undefined) return undefined;
+  return { ...(given.deviceId !== undefined ? { deviceId: given.deviceId } : {}), ...(given.tf32 !== undefined ? { tf32: given.tf32 } : {}) };
+}
+
 /** Why a provider could not start. */
 export type ExecutionProviderFailure =
   /** The provider's own libraries (libonnxruntime_providers_*.so) are not next to libonnxruntime.so.1. */

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import KeyvSqlite from "@keyv/sqlite";
-import { RedisTestServer, redisServerUnavailableReason } from "../../../support/redisServer.js";
+import { RedisTestServer, skipWithoutRedis } from "../../../support/redisServer.js";
 import { parseJsonLine, runKvlink, type CliRun } from "../cli/runKvlink.js";
 
 const RIVERS = [
@@ -170,11 +170,7 @@ describe("kvlink CLI with a document-cache store (ask, precompute, cache)", func
   describe("on redis", function () {
     let server: RedisTestServer | undefined;
     before(async function () {
-      const reason = await redisServerUnavailableReason();
-      if (reason !== undefined) {
-        console.warn(`skipping the CLI redis tests: ${reason}`);
-        this.skip();
-      }
+      await skipWithoutRedis(this, "the CLI redis tests");
       server = await RedisTestServer.start();
     });
     after(async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { KeyvKvCacheStore } from "../../../../packages/core/src/store/KeyvKvCacheStore.js";
-import { RedisTestServer, redisServerUnavailableReason } from "../../../support/redisServer.js";
+import { RedisTestServer, skipWithoutRedis } from "../../../support/redisServer.js";
 import { recordingLogger } from "../../unit/store/recordingLogger.js";
 import { cacheDigest, makeFingerprint, makeTestCache } from "../../unit/store/testCaches.js";
 
@@ -27,11 +27,7 @@ describe("store/KeyvKvCacheStore on redis://", function () {
   let server: RedisTestServer;
 
   before(async function () {
-    const reason = await redisServerUnavailableReason();
-    if (reason !== undefined) {
-      console.warn(`skipping the redis store tests: ${reason}`);
-      this.skip();
-    }
+    await skipWithoutRedis(this, "the redis store tests");
     server = await RedisTestServer.start();
   });
   after(async () => {

@@ -6,7 +6,9 @@ import {
   classifyExecutionProviderFailure,
   executionProviderError,
   ortExecutionProvider,
+  providerSettingsOf,
 } from "../../../../packages/core/src/runtime/executionProvider.js";
+import { providerOptionsFromFlags } from "../../../../packages/core/src/cli/commonOptions.js";
 
 describe("execution providers", () => {
   it("classifies the native messages onnxruntime-node 1.30 gives (as seen on a machine without a GPU)", () => {
@@ -41,5 +43,16 @@ describe("execution providers", () => {
     assert.deepEqual(env, {});
     applyCudaNumerics({ tf32: false }, env);
     assert.equal(env["NVIDIA_TF32_OVERRIDE"], "0");
+  });
+
+  it("provider settings keep only what is given; the CLI's tf32 counts only when --no-tf32 is given", () => {
+    assert.equal(providerSettingsOf({}), undefined);
+    assert.deepEqual(providerSettingsOf({ deviceId: 2 }), { deviceId: 2 });
+    assert.deepEqual(providerSettingsOf({ deviceId: undefined, tf32: true }), { tf32: true });
+    assert.deepEqual(providerOptionsFromFlags({ executionProvider: "cuda", tf32: true }), { executionProvider: "cuda" });
+    assert.deepEqual(providerOptionsFromFlags({ executionProvider: "cuda", deviceId: 1, tf32: false }), {
+      executionProvider: "cuda",
+      providerSettings: { deviceId: 1, tf32: false },
+    });
   });
 });
