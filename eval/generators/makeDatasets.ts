@@ -9,6 +9,7 @@ import { CHAT_PROMPTS } from "./chat.js";
 import { HELDOUT_LINUX_DOC_FILES, paragraphsToPassages, readLinuxDoc } from "./linuxdoc.js";
 import { mulberry32, shuffled, wordCount } from "./random.js";
 import { generateSyntheticEval } from "./synthetic.js";
+import { generateToolCallRecords } from "./toolCalls.js";
 import { defaultCacheDir, generateWikiEval, loadWikiArticles, wikiSplitOf } from "./wiki.js";
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "..", "datasets");
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     ...generateWikiEval({ seed: 3003, split: "dev", count: 50, articles }),
     ...generateWikiEval({ seed: 4004, split: "test", count: 100, articles }),
   ]);
+  writeJsonl("tool-calls.jsonl", toolCallSets());
   writeJsonl("chat-prompts.jsonl", CHAT_PROMPTS.map((prompt, i) => ({ id: `chat-${String(i).padStart(3, "0")}`, prompt })));
   const rng = mulberry32(5005);
   const wiki = shuffled(rng, articles.filter((a) => wikiSplitOf(a.title) === "test" && wordCount(a.extract) >= 150 && wordCount(a.extract) <= 300)).slice(0, 15);
@@ -44,4 +46,9 @@ async function main(): Promise<void> {
   writeJsonl("heldout-text.jsonl", held);
 }
 
-main().catch((e: unknown) => { process.stderr.write(`${String(e instanceof Error ? e.stack : e)}\n`); process.exit(1); });
+/** Tool-calling dev and test sets (families never trained on); `reply`, a training target, is left out. */
+export function toolCallSets(): unknown[] {
+  return [...generateToolCallRecords({ seed: 6006, split: "dev", count: 60 }), ...generateToolCallRecords({ seed: 7007, split: "test", count: 160 })].map(({ reply: _reply, ...r }) => r);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main().catch((e: unknown) => { process.stderr.write(`${String(e instanceof Error ? e.stack : e)}\n`); process.exit(1); });

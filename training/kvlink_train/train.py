@@ -296,7 +296,26 @@ def check_reference_logits(inner, meta, device):
 # ---------------------------------------------------------------- save
 
 
-def save_adapter(peft_model, extra, links: LinkTokens, num_rows: int, path: str, rank: int, alpha: float):
+def load_adapter_into(peft_model, extra, path: str):
+    """Starts from a saved adapter (save_adapter's file): its LoRA A/B and link-token rows, cast to fp32."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    tensors = load_file(path)
+    rows = tensors.pop("kvlink.extra_embeddings")
+    if tuple(rows.shape) != tuple(extra.rows.shape):
+        raise SystemExit(f"--init-adapter has {tuple(rows.shape)} link rows, this variant {tuple(extra.rows.shape)}")
+    with torch.no_grad():
+        extra.rows.copy_(rows.to(extra.rows.device, torch.float32))
+    result = set_peft_model_state_dict(peft_model, {k: v.float() for k, v in tensors.items()})
+    missing = [k for k in getattr(result, "missing_keys", []) if "lora_" in k]
+    unexpected = list(getattr(result, "unexpected_keys", []))
+    if missing or unexpected:
+        raise SystemExit(f"--init-adapter does not fit this LoRA: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return len(tensors)
+
+
+def save_adapter(peft_model, extra, links: LinkTokens, num_rows: int, path: str, rank: int, alpha: float, tasks: list[str]):
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
@@ -304,6 +323,8 @@ def save_adapter(peft_model, extra, links: LinkTokens, num_rows: int, path: str,
     tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in sd.items()}
     tensors["kvlink.extra_embeddings"] = extra.rows.detach().to(torch.float16).contiguous().cpu()
     kv = {"formatVersion": 1, "numLinkTokens": links.num_link_tokens, "linkTokenIds": links.slot_ids}
+    if tasks != ["documents"]:
+        kv["adapterTasks"] = tasks
     if links.mem_start is not None:
         kv["memStartTokenId"] = links.mem_start
         kv["memEndTokenId"] = links.mem_end
@@ -335,6 +356,9 @@ def main():
     ap.add_argument("--checkpoint", help="if the deadline stops the first variant before --steps, save its full training state here "
                     "(LoRA, link rows, optimizer, step, batch order, teacher answers) and stop; a later call continues with --resume")
     ap.add_argument("--resume", help="continue the first variant from a --checkpoint file (same data and flags)")
+    ap.add_argument("--init-adapter", help="start the first variant from this adapter file (LoRA + link rows) instead of fresh weights")
+    ap.add_argument("--adapter-tasks", default="documents", help="what the adapter is trained for, written to kvlink.json "
+                    "(documents; documents,tools): the engine runs it in prompts with documents, and with bound tools if listed")
     args = ap.parse_args()
     global T0
     T0 = time.time()
@@ -398,6 +422,9 @@ def main():
                     torch.nn.init.zeros_(p)
         extra = ExtraEmbeddings(base.get_input_embeddings().weight, num_rows, args.seed).to(device)
         inner = peft_model.get_base_model()
+        if vi == 0 and args.init_adapter and ckpt is None:
+            n_loaded = load_adapter_into(peft_model, extra, args.init_adapter)
+            log(event="init_adapter", path=args.init_adapter, tensors=n_loaded)
         if vi == 0 and ckpt is not None:
             base_dev = ckpt["base_dev"]
         elif vi == 0:
@@ -462,7 +489,7 @@ def main():
         acc = {m: dev_accuracy(peft_model, extra, dev, links, vocab, eos, decode, device, m, use_adapter=True) for m in ["full", "kvlink"]}
         log(event="dev", variant=variant, **acc, train_seconds=round(train_s, 1))
         path = os.path.join(args.out, f"adapter-{variant}.safetensors")
-        size = save_adapter(peft_model, extra, links, num_rows, path, args.rank, args.alpha)
+        size = save_adapter(peft_model, extra, links, num_rows, path, args.rank, args.alpha, args.adapter_tasks.split(","))
         results["variants"][variant] = {"dev": acc, "train_seconds": train_s, "steps": steps, "adapter_bytes": size}
         results["dev_base"] = base_dev
         json.dump({**results, "log": LOG}, open(os.path.join(args.out, "metrics.json"), "w"), indent=1)

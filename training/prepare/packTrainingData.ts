@@ -4,7 +4,7 @@
  * alone through documentSegmentText, the question after the documents. Link tokens are inserted on the GPU side by
  * layout.py (the same rule as planLink; test/training/layout.test.ts proves it), so one pack serves every K.
  *
- *   npx tsx training/prepare/packTrainingData.ts [--out training/packed] [--seed 7] [--scale 1]
+ *   npx tsx training/prepare/packTrainingData.ts [--out training/packed] [--seed 7] [--scale 1] [--mix kvlink|tools]
  *
  * Mixture (examples at --scale 1), all offline:
  *   qa-linked     synthetic (generator's train pools) + Wikipedia rule QA (train-split articles), 1–20 documents,
@@ -14,6 +14,13 @@
  *                 answer (on the GPU), the linked student matches its distribution (KL) and its tokens;
  *   chat          template chat prompts, no documents: KL to the base model on its own greedy answers;
  *   text          kernel-doc passages (Debian linux-doc-6.1, GPL-2.0): KL to the base model on every token.
+ * --mix tools (recipe 4: continues a trained adapter with train.py --init-adapter) adds tool calling, rendered as
+ * ChatKVLink renders it (the adapter's toEngineConversation + withToolInstructions), from the train families of
+ * eval/generators/toolCalls.ts (dev and test families are never trained on):
+ *   tool-call     tools bound, a request one of them does: CE on `<tool_call>{"name", "arguments"}</tool_call>`;
+ *   tool-answer   the call and its <tool_response> in the history: CE on a reply stating the result;
+ *   tool-none     tools bound, a question none fits: KL to the base model on its own answer (text, no call);
+ * and replays the kvlink mixture at half --scale, so reuse accuracy is kept.
  * Also writes dev.jsonl.gz (the committed dev split, for the ablation table — never trained on), meta.json (vocab,
  * eos, our ONNX engine's logits on a reference prompt) and tokenizer.json.
  */
@@ -27,6 +34,10 @@ import { resolveModel } from "../../packages/core/src/setup/resolveModel.js";
 import { HfTokenizer } from "../../packages/core/src/tokenizer/HfTokenizer.js";
 import type { Tokenizer } from "../../packages/core/src/tokenizer/Tokenizer.js";
 import { ensureConvertedCopy } from "../../test/support/defaultModelFiles.js";
+import { toEngineConversation } from "../../packages/langchain-adapter/src/messages.js";
+import { formatToolCall, withToolInstructions } from "../../packages/langchain-adapter/src/tools.js";
+import { generateToolCallRecords } from "../../eval/generators/toolCalls.js";
+import { toolRecordMessages } from "../../eval/harness/toolRecordMessages.js";
 import {
   generateChatPrompts,
   generateSyntheticExamples,
@@ -69,18 +80,28 @@ interface Packed {
   max_new: number;
 }
 
-function parseArgs(argv: string[]): { out: string; seed: number; scale: number } {
+function parseArgs(argv: string[]): { out: string; seed: number; scale: number; mix: "kvlink" | "tools" } {
   const get = (name: string, fallback: string): string => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
   };
-  return { out: resolve(get("out", "training/packed")), seed: Number(get("seed", "7")), scale: Number(get("scale", "1")) };
+  const mix = get("mix", "kvlink");
+  if (mix !== "kvlink" && mix !== "tools") throw new Error(`--mix must be kvlink or tools, got ${mix}`);
+  return { out: resolve(get("out", "training/packed")), seed: Number(get("seed", "7")), scale: Number(get("scale", "1")), mix };
 }
 
 /** The prompt as the engine lays it out: [prefix text, documents, suffix text]. */
-function promptPieces(tok: Tokenizer, request: { system?: string; documents: readonly string[]; question: string }): { prefix: number[]; docs: number[][]; suffix: number[] } {
+function promptPieces(
+  tok: Tokenizer,
+  request: { system?: string; documents: readonly string[]; question?: string; messages?: readonly { role: string; content: string }[] },
+): { prefix: number[]; docs: number[][]; suffix: number[] } {
   const docs = request.documents.map((text, i) => ({ key: `d${i}`, tokenIds: tok.encode(documentSegmentText(text), { specialTokens: "text" }) }));
-  const pieces = buildPromptLayout(tok, { ...(request.system !== undefined && { system: request.system }), question: request.question, documents: docs });
+  const pieces = buildPromptLayout(tok, {
+    ...(request.system !== undefined && { system: request.system }),
+    ...(request.question !== undefined && { question: request.question }),
+    ...(request.messages !== undefined && { messages: request.messages as never }),
+    documents: docs,
+  });
   const texts = pieces.filter((p) => p.kind === "text");
   const docPiece = pieces.find((p) => p.kind === "documents");
   if (docs.length > 0 && (pieces.length !== 3 || pieces[0]!.kind !== "text" || docPiece === undefined || pieces[2]!.kind !== "text")) {
@@ -104,7 +125,8 @@ async function writeJsonlGz(path: string, rows: readonly unknown[]): Promise<voi
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const rng = mulberry32(args.seed);
-  const n = (count: number): number => Math.round(count * args.scale);
+  // --mix tools replays the kvlink mixture at half the scale next to the tool-calling data.
+  const n = (count: number): number => Math.round(count * args.scale * (args.mix === "tools" ? 0.5 : 1));
   // The BASE model (no adapter): its tokenizer and its logits on the reference prompt, which train.py checks the
   // dequantized PyTorch model against before training.
   const modelDir = await resolveModel("smollm2-135m-instruct-base");
@@ -151,6 +173,18 @@ async function main(): Promise<void> {
     if (ids.length < 32) continue;
     out.push({ kind: "text", layout: "full", prefix: ids, docs: [], suffix: [], response: null, ce: 0, kl: 1, max_new: 0 });
   }
+  if (args.mix === "tools") {
+    const records = generateToolCallRecords({ seed: args.seed * 1000 + 5, split: "train", count: Math.round(4000 * args.scale) });
+    for (const r of records) {
+      const conversation = toEngineConversation(toolRecordMessages(r), undefined, "packTrainingData");
+      const messages = withToolInstructions(conversation.messages, r.tools);
+      const pieces = promptPieces(tok, { documents: [], messages });
+      if (r.kind === "call") out.push({ kind: "qa", layout: "full", ...pieces, response: reply(formatToolCall(r.call!)), ce: 1, kl: 0, max_new: 0 });
+      else if (r.kind === "answer") out.push({ kind: "qa", layout: "full", ...pieces, response: reply(r.reply!), ce: 1, kl: 0, max_new: 0 });
+      else out.push({ kind: "chat", layout: "full", ...pieces, response: null, ce: 0.3, kl: 1, max_new: 64 });
+    }
+    log(`tools ${records.length} (${records.filter((r) => r.kind === "call").length} call, ${records.filter((r) => r.kind === "answer").length} answer, ${records.filter((r) => r.kind === "no_call").length} none)`);
+  }
   log(`total ${out.length} (${count(out, "qa")} qa, ${count(out, "distill")} distill, ${count(out, "chat")} chat, ${count(out, "text")} text)`);
 
   // dev: the committed dev split of the harness's QA sets (ablation table only).
@@ -179,7 +213,7 @@ async function main(): Promise<void> {
   const top = [...fwd.logits.keys()].sort((a, b) => fwd.logits[b]! - fwd.logits[a]!).slice(0, 20);
   await writeFile(
     join(args.out, "meta.json"),
-    `${JSON.stringify({ vocabSize: model.spec.vocabSize, eosTokenId: imEnd, seed: args.seed, scale: args.scale, numTrain: out.length, numDev: dev.length, reference: { ids: refIds, topIds: top, topLogits: top.map((i) => fwd.logits[i]) } }, null, 1)}\n`,
+    `${JSON.stringify({ vocabSize: model.spec.vocabSize, eosTokenId: imEnd, seed: args.seed, scale: args.scale, mix: args.mix, numTrain: out.length, numDev: dev.length, reference: { ids: refIds, topIds: top, topLogits: top.map((i) => fwd.logits[i]) } }, null, 1)}\n`,
   );
   log(`wrote ${args.out} (dev ${dev.length})`);
 }

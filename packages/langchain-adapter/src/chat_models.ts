@@ -23,7 +23,7 @@ import { toKVLinkMetadata, toUsageMetadata } from "./metadata.js";
 import { pickGenerationParams, resolveGenerationParams, type KVLinkGenerationParams } from "./params.js";
 import {
   forcedToolName,
-  renderToolInstructions,
+  withToolInstructions,
   TOOL_CALL_CLOSE,
   TOOL_CALL_OPEN,
   toolCallResponseFormat,
@@ -256,7 +256,7 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
         });
       }
       if (this.toolCalling === "template") templateVariables = { tools };
-      else engineMessages = withSystemText(engineMessages, renderToolInstructions(tools, toolChoice));
+      else engineMessages = withToolInstructions(engineMessages, tools, toolChoice);
       // The decoder writes the calls: masked to `<tool_call>{"name": <a bound tool>, "arguments": <its schema>}`.
       responseFormat = toolCallResponseFormat(tools, toolChoice, this.toolCalling === "template" ? { open: `${TOOL_CALL_OPEN}\n`, close: `\n${TOOL_CALL_CLOSE}` } : {});
     }
@@ -284,9 +284,3 @@ export class ChatKVLink extends BaseChatModel<ChatKVLinkCallOptions, AIMessageCh
 /** Whatever BaseChatModel.withStructuredOutput takes as a schema (zod v3/v4, a standard schema, JSON schema). */
 type StructuredOutputSchema = Parameters<BaseChatModel["withStructuredOutput"]>[0];
 
-/** Appends text to the leading system message, or adds one. */
-function withSystemText(messages: readonly KvLinkChatMessage[], text: string): KvLinkChatMessage[] {
-  const first = messages[0];
-  if (first?.role === "system") return [{ role: "system", content: first.content.length > 0 ? `${first.content}\n\n${text}` : text }, ...messages.slice(1)];
-  return [{ role: "system", content: text }, ...messages];
-}

@@ -13,6 +13,7 @@ export {
   formatToolCall,
   parseToolCalls,
   renderToolInstructions,
+  withToolInstructions,
   ToolCallStreamParser,
   TOOL_CALL_CLOSE,
   TOOL_CALL_OPEN,

@@ -65,6 +65,22 @@ export function renderToolInstructions(tools: readonly ToolDefinition[], toolCho
 }
 
 /**
+ * The conversation with the tool instructions (mode "prompt") appended to its leading system message, or in a new
+ * one. The KVLink adapter's tool-calling data (training/prepare/packTrainingData.ts) is rendered by this function,
+ * so what the model was trained on is what ChatKVLink sends.
+ */
+export function withToolInstructions<M extends { readonly role: string; readonly content: string }>(
+  messages: readonly M[],
+  tools: readonly ToolDefinition[],
+  toolChoice?: ToolChoice,
+): (M | { role: "system"; content: string })[] {
+  const text = renderToolInstructions(tools, toolChoice);
+  const first = messages[0];
+  if (first?.role === "system") return [{ ...first, content: first.content.length > 0 ? `${first.content}\n\n${text}` : text }, ...messages.slice(1)];
+  return [{ role: "system", content: text }, ...messages];
+}
+
+/**
  * The engine's response format for bound tools: calls are written by the constrained decoder in this file's
  * convention, `<tool_call>{"name": <tool>, "arguments": <that tool's parameters>}</tool_call>`. A forced choice
  * ("any", "required", a tool name) makes the answer exactly one call (of the named tool, if one is named); "auto"

@@ -3,6 +3,7 @@ import {
   formatToolCall,
   parseToolCalls,
   renderToolInstructions,
+  withToolInstructions,
   ToolCallStreamParser,
   type ToolCallParserEvent,
 } from "../../../packages/langchain-adapter/src/tools.js";
@@ -109,5 +110,16 @@ describe("langchain/tools: the <tool_call> convention", function () {
     assert.ok(renderToolInstructions([tool], "get_weather").includes('You must call the tool "get_weather"'));
     assert.ok(renderToolInstructions([tool], { type: "function", function: { name: "get_weather" } }).includes('"get_weather"'));
     assert.ok(renderToolInstructions([tool], "any").includes("must call at least one"));
+  });
+
+  it("withToolInstructions appends the instructions to the leading system message, or adds one", function () {
+    const tool = { type: "function" as const, function: { name: "get_weather", description: "Weather", parameters: { type: "object", properties: {} } } };
+    const text = renderToolInstructions([tool]);
+    assert.deepEqual(withToolInstructions([{ role: "user", content: "Hi" }], [tool]), [{ role: "system", content: text }, { role: "user", content: "Hi" }]);
+    assert.deepEqual(withToolInstructions([{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }], [tool]), [
+      { role: "system", content: `Be brief.\n\n${text}` },
+      { role: "user", content: "Hi" },
+    ]);
+    assert.deepEqual(withToolInstructions([{ role: "system", content: "" }], [tool], "any")[0], { role: "system", content: renderToolInstructions([tool], "any") });
   });
 });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ConfigError, ContextOverflowError, DisposedError, InvalidInputError } from "../errors/KvLinkError.js";
 import { createResponseConstraint, parseResponseFormat, responseFormatProgram } from "../generate/constrain/responseFormat.js";
 import type { LogitsConstraint } from "../generate/LogitsConstraint.js";
-import { ADAPTER_POLICIES, adapterScaleFor, type AdapterPolicy } from "./adapterPolicy.js";
+import { ADAPTER_POLICIES, adapterScaleFor, DEFAULT_ADAPTER_TASKS, type AdapterPolicy, type AdapterTask } from "./adapterPolicy.js";
 import { providerSettingsOf } from "../runtime/executionProvider.js";
 import { parseSamplingOptions } from "../generate/SamplingOptionsSchema.js";
 import { runDecodeLoop, type DecodeFinishReason } from "../generate/runDecodeLoop.js";
@@ -74,9 +74,10 @@ export const EngineOptionsSchema = z.strictObject({
    */
   documentPrefix: z.enum(["none", "template"]).default("none"),
   /**
-   * Where a model's LoRA adapter (the KVLink fine-tune) runs. "documents" (default): in prompts that cite at least
-   * one document and in document encoding, which is what it was trained for; a prompt without documents runs the
-   * base weights exactly (the graph's adapter_scale = 0), so ordinary chat is the base model's. "always": in every
+   * Where a model's LoRA adapter (the KVLink fine-tune) runs. "documents" (default): in the prompts it was trained
+   * for (kvlink.json adapterTasks): those that cite at least one document, document encoding, and, for an adapter
+   * trained on tool calls, prompts with bound tools (responseFormat `tool_calls`); any other prompt runs the base
+   * weights exactly (the graph's adapter_scale = 0), so ordinary chat is the base model's. "always": in every
    * prompt. Document caches are the same bytes either way. No effect on models without an adapter.
    */
   adapter: z.enum(ADAPTER_POLICIES).default("documents"),
@@ -129,6 +130,8 @@ export class KvLinkEngine implements AsyncDisposable {
   readonly #documentPrefixIds: readonly number[];
   /** EngineOptions.adapter: where LoRA branches run. */
   readonly #adapter: AdapterPolicy;
+  /** kvlink.json adapterTasks: what the model's adapter was trained for. */
+  readonly #adapterTasks: readonly AdapterTask[];
   readonly #inflight = new Map<string, Promise<"memory" | "store" | "computed">>();
   /** Document text → tokens and key, least recently used first (tokenizing 5k tokens costs ~40 ms per request). */
   readonly #textToEntry = new Map<string, DocumentEntry>();
@@ -147,6 +150,7 @@ export class KvLinkEngine implements AsyncDisposable {
     mode: LinkMode;
     documentPrefixIds: readonly number[];
     adapter: AdapterPolicy;
+    adapterTasks: readonly AdapterTask[];
   }) {
     this.spec = init.spec;
     this.tokenizer = init.tokenizer;
@@ -161,6 +165,7 @@ export class KvLinkEngine implements AsyncDisposable {
     this.#defaultMode = init.mode;
     this.#documentPrefixIds = init.documentPrefixIds;
     this.#adapter = init.adapter;
+    this.#adapterTasks = init.adapterTasks;
   }
 
   static async create(input: EngineOptionsInput = {}): Promise<KvLinkEngine> {
@@ -231,6 +236,7 @@ export class KvLinkEngine implements AsyncDisposable {
       spec: folder.spec, tokenizer, links, fingerprint, modelDir, model, store: ownedStore ?? store, ownsStore: ownedStore !== undefined, logger, mode: options.mode,
       documentPrefixIds,
       adapter: options.adapter,
+      adapterTasks: kv.adapterTasks ?? DEFAULT_ADAPTER_TASKS,
     });
   }
 
@@ -305,7 +311,7 @@ export class KvLinkEngine implements AsyncDisposable {
     const prepared = await this.#prepare(request);
     const seq = await this.#runtime.createSequence({
       reserveTokens: prepared.plan.numPositions,
-      adapterScale: this.#adapterScale(prepared.docEntries.length),
+      adapterScale: this.#adapterScale(prepared.docEntries.length, request),
     });
     try {
       const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
@@ -391,7 +397,7 @@ export class KvLinkEngine implements AsyncDisposable {
     // KV slots for the whole prompt and the first answer tokens, allocated once (later tokens grow in chunks).
     const seq = await runtime.createSequence({
       reserveTokens: prepared.plan.numPositions + Math.min(sampling.maxTokens, 256),
-      adapterScale: this.#adapterScale(prepared.docEntries.length),
+      adapterScale: this.#adapterScale(prepared.docEntries.length, request),
     });
     try {
       const { logits, linkMs, docTokensRecomputed } = await this.#prefill(seq, prepared.plan, prepared.docEntries);
@@ -588,9 +594,9 @@ export class KvLinkEngine implements AsyncDisposable {
     return { block: documentToBlock(cache), source: source === "computed" ? "computed" : "store" };
   }
 
-  /** The adapter_scale of a prompt citing `numDocuments` documents (see EngineOptions.adapter). */
-  #adapterScale(numDocuments: number): number {
-    return adapterScaleFor(this.#adapter, numDocuments);
+  /** The adapter_scale of a prompt citing `numDocuments` documents, with or without bound tools (see EngineOptions.adapter). */
+  #adapterScale(numDocuments: number, request?: Pick<GenerateRequest, "responseFormat">): number {
+    return adapterScaleFor(this.#adapter, { numDocuments, toolsBound: request?.responseFormat?.type === "tool_calls" }, this.#adapterTasks);
   }
 
   /** A document encoded alone from position 0: no BOS, no system prompt, causal within itself. */
@@ -639,7 +645,7 @@ export class KvLinkEngine implements AsyncDisposable {
   async measureFloor(request: GenerateRequest): Promise<{ readonly forwardMs: number; readonly placeMs: number; readonly plan: LinkPlan }> {
     this.#ensureNotDisposed();
     const { plan, docEntries } = await this.#prepare(request);
-    const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions, adapterScale: this.#adapterScale(docEntries.length) });
+    const seq = await this.#runtime.createSequence({ reserveTokens: plan.numPositions, adapterScale: this.#adapterScale(docEntries.length, request) });
     try {
       const { linkMs, forwardMs } = await this.#prefill(seq, plan, docEntries);
       return { forwardMs, placeMs: linkMs, plan };

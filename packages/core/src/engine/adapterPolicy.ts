@@ -1,13 +1,31 @@
 /**
- * Where a model's LoRA adapter (the KVLink fine-tune) runs: "documents" (default) in prompts that cite at least one
- * document and in document encoding, which is what it was trained for, and the base weights elsewhere; "always" in
- * every prompt. One rule for the engine, the CLI's document-free commands (generate, chat) and the eval's
- * no-document checks.
+ * Where a model's LoRA adapter (the KVLink fine-tune) runs: "documents" (default) in the prompts it was trained
+ * for, and the base weights elsewhere; "always" in every prompt. What it was trained for is the model's
+ * kvlink.json `adapterTasks`: "documents" (prompts that cite at least one document, and document encoding) and,
+ * for adapters trained on tool calling, "tools" (prompts with bound tools, i.e. a `tool_calls` response format).
+ * One rule for the engine, the CLI's document-free commands (generate, chat) and the eval's no-document checks.
  */
 export const ADAPTER_POLICIES = ["documents", "always"] as const;
 export type AdapterPolicy = (typeof ADAPTER_POLICIES)[number];
 
-/** The graph's adapter_scale for a prompt citing `numDocuments` documents under `policy` (1 = adapted, 0 = base). */
-export function adapterScaleFor(policy: AdapterPolicy, numDocuments: number): number {
-  return policy === "always" || numDocuments > 0 ? 1 : 0;
+export const ADAPTER_TASKS = ["documents", "tools"] as const;
+export type AdapterTask = (typeof ADAPTER_TASKS)[number];
+/** An adapter whose kvlink.json names no tasks was trained for documents only (recipes 1–3). */
+export const DEFAULT_ADAPTER_TASKS: readonly AdapterTask[] = ["documents"];
+
+/** What a prompt uses, as far as the adapter policy cares. */
+export interface PromptUse {
+  readonly numDocuments: number;
+  /** Tools are bound (the request's responseFormat is `tool_calls`). */
+  readonly toolsBound?: boolean;
+}
+
+/**
+ * The graph's adapter_scale for a prompt under `policy` (1 = adapted, 0 = base): `use` is the prompt's documents
+ * (a number) or its PromptUse; `tasks` is what the adapter was trained for.
+ */
+export function adapterScaleFor(policy: AdapterPolicy, use: number | PromptUse, tasks: readonly AdapterTask[] = DEFAULT_ADAPTER_TASKS): number {
+  if (policy === "always") return 1;
+  const { numDocuments, toolsBound = false } = typeof use === "number" ? { numDocuments: use } : use;
+  return (numDocuments > 0 && tasks.includes("documents")) || (toolsBound && tasks.includes("tools")) ? 1 : 0;
 }

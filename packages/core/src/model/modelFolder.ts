@@ -2,6 +2,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { makeDirectory } from "../util/makeDirectory.js";
 import { z } from "zod";
+import { ADAPTER_TASKS } from "../engine/adapterPolicy.js";
 import { InvalidInputError, ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { hfConfigToSpec, specToHfConfig } from "./hfConfig.js";
 import { numInputTokenIds, type ModelSpec } from "./ModelSpec.js";
@@ -23,6 +24,8 @@ export const KvLinkConfigSchema = z
     memEndTokenId: z.number().int().nonnegative().optional(),
     /** The LoRA adapter the folder was converted with (copied to the folder as `adapter`), and its sha256. */
     adapter: z.strictObject({ file: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/u) }).optional(),
+    /** What the adapter was trained for (engine/adapterPolicy.ts); absent = ["documents"]. */
+    adapterTasks: z.array(z.enum(ADAPTER_TASKS)).min(1).optional(),
   })
   .superRefine((value, ctx) => {
     value.linkTokenIds.forEach((ids, slot) => {

@@ -128,6 +128,26 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
     await assert.rejects(model1.runtime.createSequence({ adapterScale: Number.NaN }), InvalidInputError);
   });
 
+  it("an adapter trained for tools (kvlink.json adapterTasks) also runs in prompts with bound tools; without adapterTasks it does not", async () => {
+    const vocabSize = 384;
+    const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
+    const base = createRandomWeights(spec, { seed: 41, quant: "q4" });
+    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 6);
+    const adapterPath = join(dir, "tools.safetensors");
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 14, numExtraEmbeddings, kvlink });
+    const weights = applyLoraAdapter(base, await loadLoraAdapter(adapterPath));
+    await using tools = await KvLinkEngine.create({ model: await writeFolder("tools-lora", weights, { ...kvlink, adapterTasks: ["documents", "tools"] }), inProcess: true, numThreads: 1 });
+    await using docsOnly = await KvLinkEngine.create({ model: await writeFolder("docs-lora", weights, kvlink), inProcess: true, numThreads: 1 });
+    await using plain = await KvLinkEngine.create({ model: await writeFolder("tools-plain", base), inProcess: true, numThreads: 1 });
+    const responseFormat = { type: "tool_calls" as const, tools: [{ name: "add", parameters: { type: "object", properties: { a: { type: "number" } } } }] };
+    const request = { system: "Tools: add.", documents: [], question: "What is 2 plus 3?", responseFormat };
+    const adapted = await tools.linkPrompt(request);
+    assertAllClose(adapted.logits, referenceLastLogits(weights, adapted), { atol: 1e-4, what: "bound tools, adapterTasks with tools: the adapted model" });
+    assertAllClose((await docsOnly.linkPrompt(request)).logits, (await plain.linkPrompt(request)).logits, { atol: 1e-5, what: "bound tools, documents-only adapter: the base" });
+    const noTools = { system: "Tools: add.", documents: [], question: "What is 2 plus 3?" };
+    assertAllClose((await tools.linkPrompt(noTools)).logits, (await plain.linkPrompt(noTools)).logits, { atol: 1e-5, what: "no tools, no documents: the base" });
+  });
+
   it("merging an adapter into fp32 weights gives the branches' logits; into 4-bit weights it re-quantizes (close, not equal)", async () => {
     const vocabSize = 384;
     const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
