@@ -5,8 +5,9 @@
  * the right arguments; for "no_call" that it answered in text; for "answer" that it stated the tool's result.
  *
  *   npm run eval:tools -- [--model label=dir]… [--split dev|test] [--limit n] [--tool-choice auto|any] [--out dir]
- *     [--threads n] [--max-tokens n]
+ *     [--threads n] [--max-tokens n] [--temperature t]
  *
+ * Decoding is greedy (temperature 0) unless --temperature is given; ChatKVLink's own default samples at 1.
  * Writes results.json (every answer) and summary.md under --out (default eval/results/tools-<labels>).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -28,11 +29,12 @@ interface Args {
   out: string | undefined;
   threads: number | undefined;
   maxTokens: number;
+  temperature: number;
   data: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { models: [], split: "test", limit: undefined, toolChoice: "auto", out: undefined, threads: undefined, maxTokens: 96, data: join(REPO_ROOT, "eval/datasets/tool-calls.jsonl") };
+  const args: Args = { models: [], split: "test", limit: undefined, toolChoice: "auto", out: undefined, threads: undefined, maxTokens: 96, temperature: 0, data: join(REPO_ROOT, "eval/datasets/tool-calls.jsonl") };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -53,6 +55,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (flag === "--out") args.out = value();
     else if (flag === "--threads") args.threads = Number(value());
     else if (flag === "--max-tokens") args.maxTokens = Number(value());
+    else if (flag === "--temperature") args.temperature = Number(value());
     else if (flag === "--data") args.data = value();
     else throw new Error(`unknown flag ${flag}`);
   }
@@ -82,7 +85,7 @@ function summary(outcomes: readonly Outcome[], labels: readonly string[], args: 
     return `| ${label} | ${pct(n(call, "called"), call.length)} | ${pct(n(call, "rightTool"), call.length)} | ${pct(n(call, "rightArgs"), call.length)} | ${pct(n(none, "correct"), none.length)} | ${pct(n(answer, "correct"), answer.length)} | ${pct(n(all, "correct"), all.length)} |`;
   });
   return [
-    `# Tool calling through ChatKVLink (${args.split} split, ${numRecords} records, tool_choice ${args.toolChoice})`,
+    `# Tool calling through ChatKVLink (${args.split} split, ${numRecords} records, tool_choice ${args.toolChoice}, temperature ${args.temperature})`,
     "",
     "| model | call: called | call: right tool | call: right arguments | no_call: answered in text | answer: states the result | all correct |",
     "|---|---:|---:|---:|---:|---:|---:|",
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
   bar.start(models.length * records.length, 0, { model: "", acc: "–" });
   for (const m of models) {
     await using engine = await KvLinkEngine.create({ model: m.dir, ...(args.threads === undefined ? {} : { numThreads: args.threads }) });
-    const chat = new ChatKVLink({ engine, maxTokens: args.maxTokens, ...(args.toolChoice === "any" ? { toolChoice: "any" } : {}) });
+    const chat = new ChatKVLink({ engine, maxTokens: args.maxTokens, temperature: args.temperature, ...(args.toolChoice === "any" ? { toolChoice: "any" } : {}) });
     for (const r of records) {
       const t0 = performance.now();
       const result = await chat.bindTools([...r.tools]).invoke(toolRecordMessages(r));
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   await mkdir(out, { recursive: true });
   const text = summary(outcomes, models.map((m) => m.label), args, records.length);
   await writeFile(join(out, "summary.md"), text);
-  await writeFile(join(out, "results.json"), `${JSON.stringify({ meta: { split: args.split, toolChoice: args.toolChoice, numRecords: records.length, models, finishedAt: new Date().toISOString() }, outcomes }, null, 1)}\n`);
+  await writeFile(join(out, "results.json"), `${JSON.stringify({ meta: { split: args.split, toolChoice: args.toolChoice, temperature: args.temperature, maxTokens: args.maxTokens, numRecords: records.length, models, finishedAt: new Date().toISOString() }, outcomes }, null, 1)}\n`);
   process.stdout.write(`${text}\nwrote ${out}\n`);
 }
 

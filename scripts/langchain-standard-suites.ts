@@ -6,7 +6,7 @@
  *   LANGCHAIN_STANDARD_TESTS_SRC=<folder inside this repo holding internal/standard-tests/src>   (so @langchain/core
  *     resolves to ours) \
  *   EXPECT_MODULE=<path to the `expect` package (jest 30)> \
- *   KVLINK_MODEL_DIR=<model folder> npx tsx scripts/langchain-standard-suites.ts [--tool-choice any] [--only unit|integration]
+ *   KVLINK_MODEL_DIR=<model folder> npx tsx scripts/langchain-standard-suites.ts [--tool-choice any] [--temperature t] [--only unit|integration]
  *     [--methods testToolCalling,testStreamTools]   (a subset, by method name)
  *
  * The tests run in the order and with the names of the suite's own vitest runner (parsed from its vitest.ts files), each
@@ -26,6 +26,7 @@ if (src === undefined || expectModule === undefined) {
 }
 const args = process.argv.slice(2);
 const toolChoice = args.includes("--tool-choice") ? args[args.indexOf("--tool-choice") + 1] : undefined;
+const temperature = args.includes("--temperature") ? Number(args[args.indexOf("--temperature") + 1]) : undefined;
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
 const methods = args.includes("--methods") ? new Set(args[args.indexOf("--methods") + 1]!.split(",")) : undefined;
 
@@ -38,7 +39,8 @@ function testList(runner: string): { name: string; method: string }[] {
 }
 
 const engine = await KvLinkEngine.create({ ...(process.env["KVLINK_MODEL_DIR"] ? { model: process.env["KVLINK_MODEL_DIR"] } : {}) });
-const constructorArgs = { engine, ...(toolChoice === undefined ? {} : { toolChoice }) };
+// ChatKVLink's defaults unless given: sampling at temperature 1 with a random seed, so a run is one draw.
+const constructorArgs = { engine, ...(toolChoice === undefined ? {} : { toolChoice }), ...(temperature === undefined ? {} : { temperature }) };
 const totals: Record<string, { passed: number; failed: number; skipped: number; total: number }> = {};
 
 for (const kind of ["unit", "integration"] as const) {

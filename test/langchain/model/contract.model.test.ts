@@ -1,7 +1,8 @@
 /**
  * What LangChain's standard chat-model integration suite checks, on the default model (SmolLM2-135M + the KVLink
- * adapter, KVLINK_MODEL_DIR). The 135M model never writes a `<tool_call>` block on its own: the tool-calling checks
- * pass because the constrained decoder writes the calls (issue 13 A5).
+ * adapter, KVLINK_MODEL_DIR). Forced calls (tool_choice) are written by the constrained decoder (issue 13 A5); under
+ * tool_choice auto the adapter, trained on tool calling (recipe 4), decides to call, and the decoder keeps the call
+ * valid for the schema.
  */
 import assert from "node:assert/strict";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
@@ -130,6 +131,22 @@ describe("langchain standard-suite contract on the default model (KVLINK_MODEL_D
       assert.ok(result.text.length > 0 || (result.tool_calls?.length ?? 0) > 0, "an answer or a call");
       for (const c of result.tool_calls ?? []) assert.equal(c.name, "get_current_weather"); // a call it starts is constrained
     }
+  });
+
+  it("tool_choice auto: the model calls a bound tool (of a family never trained on) when asked, and answers hello in text", async () => {
+    const weather = { name: "get_current_weather", description: "Get the current weather in a given location", schema: z.object({ location: z.string().describe("The city name, e.g. San Francisco") }) };
+    const withTools = chat().bindTools([weather, new AdderTool()]);
+    const asked = await withTools.invoke([new HumanMessage("What's the weather like in San Francisco today?")]);
+    assert.equal(asked.tool_calls?.length, 1, JSON.stringify(asked.content));
+    assert.equal(asked.tool_calls![0]!.name, "get_current_weather");
+    assert.equal(typeof asked.tool_calls![0]!.args["location"], "string");
+    const streamed = await withTools.stream([new HumanMessage("What is 7 plus 5? Use the tool.")]);
+    let full: AIMessageChunk | undefined;
+    for await (const chunk of streamed) full = full === undefined ? chunk : full.concat(chunk);
+    assert.equal(full?.tool_calls?.[0]?.name, "AdderTool", JSON.stringify(full?.content));
+    const hello = await withTools.invoke([new HumanMessage("Hi! How are you today?")]);
+    assert.equal(hello.tool_calls?.length ?? 0, 0);
+    assert.ok(hello.text.length > 0);
   });
 
   it("abort: an aborted signal rejects invoke and ends a stream early", async () => {

