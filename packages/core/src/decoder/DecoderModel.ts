@@ -166,8 +166,8 @@ export class DecoderModel implements AsyncDisposable {
     this.#ensureNotDisposed();
     const startedAt = performance.now();
     const { prompt: _p, messages: _m, promptTokenIds: _t, signal, responseFormat, ...sampling } = options;
-    parseSamplingOptions(sampling);
-    const constraint = createResponseConstraint(responseFormat, this.tokenizer);
+    const { maxTokens } = parseSamplingOptions(sampling);
+    const constraint = createResponseConstraint(responseFormat, this.tokenizer, { maxTokens });
     const promptIds = this.encodePrompt(options);
     if (promptIds.length === 0) throw new InvalidInputError("generate: the prompt encodes to zero tokens");
     return new GenerationStream(async (emit, cancelled) => {

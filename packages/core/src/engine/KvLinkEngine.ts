@@ -390,7 +390,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(request.repetitionPenalty !== undefined ? { repetitionPenalty: request.repetitionPenalty } : {}),
       ...(request.stop !== undefined ? { stop: [...request.stop] } : {}),
     });
-    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer);
+    const constraint = createResponseConstraint(request.responseFormat, this.tokenizer, { maxTokens: sampling.maxTokens });
     const prepared = await this.#prepare(request);
     const t2 = performance.now();
     const runtime = this.#runtime;

@@ -212,6 +212,43 @@ describe("constrained decoding: token masks over the vocabulary trie", () => {
     }
   });
 
+  it("closingPath: the shortest bytes that finish a value from a state (a string closed, a required key written)", () => {
+    const automaton = automatonOf(WEATHER);
+    const prefix = '{"city": "ab';
+    const state = automaton.walk(automaton.initial, new TextEncoder().encode(prefix))!;
+    const path = automaton.closingPath(state)!;
+    const closing = new TextDecoder().decode(path);
+    assert.equal(closing, '","days":0}');
+    assert.ok(automaton.accepts(prefix + closing));
+    assert.equal(automaton.closingPath(automaton.walk(automaton.initial, new TextEncoder().encode('{"city":"x","days":12}'))!)!.length, 0);
+  });
+
+  it("with a token budget, a forced value is finished before the budget runs out, even with unbounded strings", () => {
+    const random = mulberry32(11);
+    const vocab = tokenizer.vocabSize + 5;
+    for (let run = 0; run < 30; run++) {
+      const maxTokens = 24 + (run % 3) * 8;
+      const constraint = createResponseConstraint({ type: "json_schema", schema: WEATHER }, tokenizer, { maxTokens })!;
+      const sampler = new Sampler({ temperature: 1, seed: run }, { constraint });
+      const ids: number[] = [];
+      for (let step = 0; step < maxTokens; step++) {
+        // Random logits favour letters: left alone, the city string would never close within the budget.
+        const logits = Float32Array.from({ length: vocab }, () => random() * 8);
+        const id = sampler.sample(logits);
+        if (tokenizer.eosTokenIds.includes(id)) break;
+        ids.push(id);
+      }
+      const text = tokenizer.decode(ids, { cleanUpTokenizationSpaces: false });
+      assert.ok(validWeather(JSON.parse(text)), `run ${run} (${maxTokens} tokens): ${text}`);
+    }
+    // Without a budget the same logits do run on past it (the check above is not vacuous).
+    const free = createResponseConstraint({ type: "json_schema", schema: WEATHER }, tokenizer)!;
+    const sampler = new Sampler({ temperature: 1, seed: 0 }, { constraint: free });
+    const ids: number[] = [];
+    for (let step = 0; step < 24; step++) ids.push(sampler.sample(Float32Array.from({ length: vocab }, () => random() * 8)));
+    assert.throws(() => JSON.parse(tokenizer.decode(ids, { cleanUpTokenizationSpaces: false })));
+  });
+
   it("forced tool calls are the wrapper around {name, arguments}; auto leaves text free until a call opens", () => {
     const tools = [
       { name: "add", parameters: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } }, required: ["a", "b"] } },

@@ -109,6 +109,8 @@ export class ByteAutomaton {
   readonly #trieIds = new Map<KeyTrie, number>();
   readonly #anyNodes = new Map<number, GrammarNode>();
   readonly #stringNode: StringNode = { id: -1, kind: "string", minLength: 0, maxLength: 0x7fffffff };
+  /** closingPath per state id (undefined: none). */
+  readonly #closing = new Map<number, Uint8Array | undefined>();
   #nextNodeId = -2;
 
   constructor(program: readonly ProgramStep[], options: AutomatonOptions = {}) {
@@ -167,7 +169,142 @@ export class ByteAutomaton {
     return s;
   }
 
-  /** Whether `text` (as UTF-8) is a complete accepted text. */
+  /**
+   * A shortest text that takes `state` to one where the output may end (canEnd), as bytes; empty when it may end
+   * already, undefined when none is found. Computed from the stack frames, not by search: each open frame adds
+   * its shortest way to finish (a string closes after its minimum length, an object writes its remaining required
+   * keys with their shortest values, a number gets a digit, a literal its shortest remaining member, a text frame
+   * its remaining bytes). Every candidate is checked by walking it, so a wrong guess is never returned. Cached per
+   * state.
+   */
+  closingPath(state: AutomatonState): Uint8Array | undefined {
+    if (state.canEnd) return new Uint8Array(0);
+    const cached = this.#closing.get(state.id);
+    if (cached !== undefined || this.#closing.has(state.id)) return cached;
+    let best: Uint8Array | undefined;
+    for (const stack of (state as State).stacks) {
+      const text = this.#stackCompletion(stack);
+      if (text === undefined) continue;
+      const bytes = utf8.encode(text);
+      if ((best === undefined || bytes.length < best.length) && this.walk(state, bytes)?.canEnd === true) best = bytes;
+    }
+    this.#closing.set(state.id, best);
+    return best;
+  }
+
+  /** The shortest text that empties `stack`, frame by frame from the top (undefined: a frame it cannot finish). */
+  #stackCompletion(stack: Stack): string | undefined {
+    let out = "";
+    for (let s: Stack | undefined = stack; s !== undefined && s !== this.#done; s = s.parent) {
+      const piece = this.#frameCompletion(s.frame!);
+      if (piece === undefined) return undefined;
+      out += piece;
+    }
+    return out;
+  }
+
+  #frameCompletion(f: Frame): string | undefined {
+    switch (f.t) {
+      case "value":
+        return minValueText(f.node);
+      case "obj": {
+        const props = f.node.properties;
+        const rest = (from: number): string | undefined => {
+          let text = "";
+          for (let i = from; i < props.length; i++) {
+            if (!props[i]!.required) continue;
+            const v = minValueText(props[i]!.value);
+            if (v === undefined) return undefined;
+            text += `,${JSON.stringify(props[i]!.name)}:${v}`;
+          }
+          return `${text}}`;
+        };
+        const property = (i: number): string | undefined => {
+          const v = minValueText(props[i]!.value);
+          const after = rest(i + 1);
+          return v === undefined || after === undefined ? undefined : `${JSON.stringify(props[i]!.name)}:${v}${after}`;
+        };
+        switch (f.phase) {
+          case ObjPhase.Open:
+          case ObjPhase.BeforeKey: {
+            const from = f.phase === ObjPhase.Open ? 0 : f.index;
+            if (f.phase === ObjPhase.Open && canClose(props, 0)) return "}";
+            // One key must come (after a comma, or the object has required keys): the cheapest that may come here.
+            let best: string | undefined;
+            for (let i = from; i < props.length; i++) {
+              const text = property(i);
+              if (text !== undefined && (best === undefined || text.length < best.length)) best = text;
+              if (props[i]!.required) break;
+            }
+            return best;
+          }
+          case ObjPhase.Key: {
+            let last = f.index;
+            while (last < props.length - 1 && !props[last]!.required) last++;
+            const key = shortestInTrie(f.node.keys, f.trieNode, (index) => index >= f.index && index <= last);
+            if (key === undefined) return undefined;
+            const v = minValueText(props[key.index]!.value);
+            const after = rest(key.index + 1);
+            return v === undefined || after === undefined ? undefined : `${key.text}:${v}${after}`;
+          }
+          case ObjPhase.Colon: {
+            const v = minValueText(props[f.index]!.value);
+            const after = rest(f.index + 1);
+            return v === undefined || after === undefined ? undefined : `:${v}${after}`;
+          }
+          case ObjPhase.BeforeValue: {
+            const v = minValueText(props[f.index]!.value);
+            const after = rest(f.index + 1);
+            return v === undefined || after === undefined ? undefined : `${v}${after}`;
+          }
+          case ObjPhase.AfterValue:
+            return rest(f.index + 1);
+        }
+        return undefined;
+      }
+      case "fobj": {
+        const v = minValueText(f.node.values);
+        if (v === undefined) return undefined;
+        if (f.phase === ObjPhase.Open || f.phase === ObjPhase.AfterValue) return "}";
+        if (f.phase === ObjPhase.BeforeKey) return `"":${v}}`;
+        if (f.phase === ObjPhase.Colon) return `:${v}}`;
+        if (f.phase === ObjPhase.BeforeValue) return `${v}}`;
+        return undefined;
+      }
+      case "arr": {
+        const v = minValueText(f.node.items);
+        const more = (n: number): string | undefined => (n <= 0 ? "" : v === undefined ? undefined : `,${v}`.repeat(n));
+        if (f.phase === ArrPhase.Open) {
+          if (f.node.minItems === 0) return "]";
+          const tail = more(f.node.minItems - 1);
+          return v === undefined || tail === undefined ? undefined : `${v}${tail}]`;
+        }
+        if (f.phase === ArrPhase.BeforeValue) {
+          const tail = more(f.node.minItems - f.count - 1);
+          return v === undefined || tail === undefined ? undefined : `${v}${tail}]`;
+        }
+        const tail = more(f.node.minItems - f.count);
+        return tail === undefined ? undefined : `${tail}]`;
+      }
+      case "str": {
+        let head = "";
+        if (f.sub === STR_ESCAPE) head = "n";
+        else if (f.sub >= STR_HEX && f.sub < STR_HEX + 4) head = "0".repeat(4 - (f.sub - STR_HEX));
+        else if (f.sub >= STR_UTF8) return undefined; // inside a UTF-8 character: the next token finishes it first
+        return `${head}${"a".repeat(Math.max(0, f.node.minLength - f.len))}"`;
+      }
+      case "num":
+        return f.phase === NumPhase.Minus || f.phase === NumPhase.FracStart || f.phase === NumPhase.ExpStart || f.phase === NumPhase.ExpSign ? "0" : "";
+      case "lit": {
+        const found = shortestInTrie(f.trie, f.trieNode, () => true);
+        return found?.text;
+      }
+      case "free":
+        return "";
+    }
+  }
+
+  /** Whether `text` (as UTF-8) is a complete accepted text. */  /** Whether `text` (as UTF-8) is a complete accepted text. */
   accepts(text: string): boolean {
     return this.walk(this.initial, utf8.encode(text))?.canEnd === true;
   }
@@ -546,6 +683,58 @@ export class ByteAutomaton {
 }
 
 /** No required property at index `from` or later: the object may close. */
+/** A shortest JSON text of `node` (undefined past a recursion depth of 32: a schema whose every value nests forever). */
+function minValueText(node: GrammarNode, depth = 0): string | undefined {
+  if (depth > 32) return undefined;
+  switch (node.kind) {
+    case "object": {
+      const parts: string[] = [];
+      for (const p of node.properties) {
+        if (!p.required) continue;
+        const v = minValueText(p.value, depth + 1);
+        if (v === undefined) return undefined;
+        parts.push(`${JSON.stringify(p.name)}:${v}`);
+      }
+      return `{${parts.join(",")}}`;
+    }
+    case "freeObject":
+      return "{}";
+    case "array": {
+      if (node.minItems === 0) return "[]";
+      const v = minValueText(node.items, depth + 1);
+      return v === undefined ? undefined : `[${Array.from({ length: node.minItems }, () => v).join(",")}]`;
+    }
+    case "string":
+      return `"${"a".repeat(node.minLength)}"`;
+    case "number":
+      return "0";
+    case "literal":
+      return shortestInTrie(node.trie, 0, () => true)?.text;
+    case "anyOf": {
+      let best: string | undefined;
+      for (const option of node.options) {
+        const v = minValueText(option, depth + 1);
+        if (v !== undefined && (best === undefined || v.length < best.length)) best = v;
+      }
+      return best;
+    }
+    case "any":
+      return "0";
+  }
+}
+
+/** The shortest text from trie node `from` to a terminal whose index `ok` accepts: breadth-first over the (small) trie. */
+function shortestInTrie(trie: KeyTrie, from: number, ok: (index: number) => boolean): { text: string; index: number } | undefined {
+  const queue: { node: number; bytes: number[] }[] = [{ node: from, bytes: [] }];
+  for (let head = 0; head < queue.length && head < 100_000; head++) {
+    const { node, bytes } = queue[head]!;
+    const index = trie.terminal[node]!;
+    if (index >= 0 && ok(index) && (bytes.length > 0 || node === from)) return { text: Buffer.from(bytes).toString("utf8"), index };
+    for (const [b, child] of trie.children[node]!) queue.push({ node: child, bytes: [...bytes, b] });
+  }
+  return undefined;
+}
+
 function canClose(props: ObjectNode["properties"], from: number): boolean {
   for (let i = from; i < props.length; i++) if (props[i]!.required) return false;
   return true;

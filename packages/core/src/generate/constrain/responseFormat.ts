@@ -72,10 +72,11 @@ const MAX_MASKERS_PER_TOKENIZER = 16;
 const MASKERS = new WeakMap<Tokenizer, Map<string, TokenMasker>>();
 
 /**
- * The constraint of one generation for a response format, or undefined for plain text. The automaton and its mask
+ * The constraint of one generation for a response format, or undefined for plain text. `maxTokens` (the generation's
+ * limit) lets it finish a value before the limit (GrammarConstraint). The automaton and its mask
  * cache are shared by every generation with the same format and tokenizer (an agent's tools repeat on every call).
  */
-export function createResponseConstraint(input: unknown, tokenizer: Tokenizer): GrammarConstraint | undefined {
+export function createResponseConstraint(input: unknown, tokenizer: Tokenizer, options: { readonly maxTokens?: number } = {}): GrammarConstraint | undefined {
   if (input === undefined) return undefined;
   const format = parseResponseFormat(input);
   if (format.type === "text") return undefined;
@@ -92,7 +93,7 @@ export function createResponseConstraint(input: unknown, tokenizer: Tokenizer): 
     maskers.delete(key);
     maskers.set(key, masker);
   }
-  return new GrammarConstraint(masker, tokenizer.eosTokenIds);
+  return new GrammarConstraint(masker, tokenizer.eosTokenIds, options);
 }
 
 
