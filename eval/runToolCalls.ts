@@ -7,7 +7,7 @@
  *   npm run eval:tools -- [--model label=dir]… [--split dev|test] [--limit n] [--tool-choice auto|any] [--out dir]
  *     [--threads n] [--max-tokens n] [--temperature t]
  *
- * Decoding is greedy (temperature 0) unless --temperature is given; ChatKVLink's own default samples at 1.
+ * Decoding is greedy (temperature 0) unless --temperature is given; ChatKVLink decodes greedily too unless a sampling option is set.
  * Writes results.json (every answer) and summary.md under --out (default eval/results/tools-<labels>).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";

@@ -39,7 +39,7 @@ function testList(runner: string): { name: string; method: string }[] {
 }
 
 const engine = await KvLinkEngine.create({ ...(process.env["KVLINK_MODEL_DIR"] ? { model: process.env["KVLINK_MODEL_DIR"] } : {}) });
-// ChatKVLink's defaults unless given: sampling at temperature 1 with a random seed, so a run is one draw.
+// ChatKVLink's defaults unless given (greedy); --temperature 1 samples, and then a run is one draw.
 const constructorArgs = { engine, ...(toolChoice === undefined ? {} : { toolChoice }), ...(temperature === undefined ? {} : { temperature }) };
 const totals: Record<string, { passed: number; failed: number; skipped: number; total: number }> = {};
 

@@ -20,7 +20,15 @@ const PARAM_KEYS = [
   "recomputePrefixTokens",
 ] as const satisfies readonly (keyof KVLinkGenerationParams)[];
 
-/** The engine request fields for one call: call options win over instance settings; stop lists are joined. */
+/** Options that ask for sampling; without any of them a call decodes greedily. */
+const SAMPLING_KEYS = ["greedy", "temperature", "topK", "topP", "seed"] as const;
+
+/**
+ * The engine request fields for one call: call options win over instance settings; stop lists are joined. A call
+ * with no sampling option (greedy, temperature, topK, topP, seed) on the instance or the call is greedy, as
+ * `kvlink ask` is and as transformers' `generate()` is for this project's models (their generation_config.json sets
+ * no sampling); the engine's own default, sampling at temperature 1, applies only when asked for.
+ */
 export function resolveGenerationParams(
   instance: KVLinkGenerationParams & { readonly stop?: readonly string[] | undefined },
   call: Partial<KVLinkGenerationParams> & { readonly stop?: readonly string[] | undefined },
@@ -30,6 +38,7 @@ export function resolveGenerationParams(
     const value = call[key] ?? instance[key];
     if (value !== undefined) out[key] = value;
   }
+  if (SAMPLING_KEYS.every((key) => out[key] === undefined)) out["greedy"] = true;
   const stop = [...new Set([...(instance.stop ?? []), ...(call.stop ?? [])])];
   if (stop.length > 0) out["stop"] = stop;
   return out as Partial<KvLinkGenerateRequest>;

@@ -5,6 +5,7 @@ import { ChatPromptTemplate } from "@langchain/core/prompts";
 import { tool } from "@langchain/core/tools";
 import { z } from "zod";
 import { ChatKVLink } from "../../../packages/langchain-adapter/src/chat_models.js";
+import { KVLinkLLM } from "../../../packages/langchain-adapter/src/llms.js";
 import { formatDocumentsForKVLink } from "../../../packages/langchain-adapter/src/format.js";
 import type { KVLinkCallMetadata } from "../../../packages/langchain-adapter/src/metadata.js";
 import { FakeKvLinkEngine } from "../support/FakeKvLinkEngine.js";
@@ -27,6 +28,20 @@ function kvlinkOf(message: { response_metadata: Record<string, unknown> }): KVLi
 }
 
 describe("langchain/ChatKVLink (fake engine)", function () {
+  it("decodes greedily unless a sampling option is given, on the instance or the call (as kvlink ask does)", async function () {
+    const engine = new FakeKvLinkEngine();
+    await new ChatKVLink({ engine }).invoke([new HumanMessage("hi")]);
+    await new ChatKVLink({ engine }).invoke([new HumanMessage("hi")], { temperature: 0.7 });
+    await new ChatKVLink({ engine, seed: 3 }).invoke([new HumanMessage("hi")]);
+    await new KVLinkLLM({ engine }).invoke("hi");
+    const [plain, hot, seeded, llm] = engine.requests;
+    assert.equal(plain?.greedy, true);
+    assert.equal(hot?.greedy, undefined);
+    assert.equal(hot?.temperature, 0.7);
+    assert.equal(seeded?.greedy, undefined);
+    assert.equal(llm?.greedy, true);
+  });
+
   it("invokes: maps roles, passes sampling and stop, and reports usage and KV reuse", async function () {
     const engine = new FakeKvLinkEngine();
     const model = new ChatKVLink({ engine, temperature: 0.5, maxTokens: 50, stop: ["END"], mode: "rerotate" });
