@@ -1,3 +1,5 @@
+import type { AdapterTask } from "../model/modelFolder.js";
+
 /**
  * Where a model's LoRA adapter (the KVLink fine-tune) runs: "documents" (default) in the prompts it was trained
  * for, and the base weights elsewhere; "always" in every prompt. What it was trained for is the model's
@@ -8,8 +10,7 @@
 export const ADAPTER_POLICIES = ["documents", "always"] as const;
 export type AdapterPolicy = (typeof ADAPTER_POLICIES)[number];
 
-export const ADAPTER_TASKS = ["documents", "tools"] as const;
-export type AdapterTask = (typeof ADAPTER_TASKS)[number];
+export { ADAPTER_TASKS, type AdapterTask } from "../model/modelFolder.js";
 /** An adapter whose kvlink.json names no tasks was trained for documents only (recipes 1–3). */
 export const DEFAULT_ADAPTER_TASKS: readonly AdapterTask[] = ["documents"];
 

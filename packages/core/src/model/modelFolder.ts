@@ -2,7 +2,6 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { makeDirectory } from "../util/makeDirectory.js";
 import { z } from "zod";
-import { ADAPTER_TASKS } from "../engine/adapterPolicy.js";
 import { InvalidInputError, ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
 import { hfConfigToSpec, specToHfConfig } from "./hfConfig.js";
 import { numInputTokenIds, type ModelSpec } from "./ModelSpec.js";
@@ -12,6 +11,10 @@ import { numInputTokenIds, type ModelSpec } from "./ModelSpec.js";
  *   config.json · generation_config.json · tokenizer.json · tokenizer_config.json
  *   onnx/model.onnx [+ onnx/model.onnx_data] · kvlink.json (optional, ours)
  */
+
+/** What a LoRA adapter can be trained for (kvlink.json adapterTasks; engine/adapterPolicy.ts runs it there). */
+export const ADAPTER_TASKS = ["documents", "tools"] as const;
+export type AdapterTask = (typeof ADAPTER_TASKS)[number];
 
 /** kvlink.json: which token ids are KVLink's link tokens (K per document slot) and the memory delimiters. */
 export const KvLinkConfigSchema = z
