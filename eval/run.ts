@@ -116,7 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
           ...(chatPrompts !== undefined ? { chatPrompts } : {}),
           ...(heldoutTexts !== undefined ? { heldoutTexts } : {}),
           numThreads: args.numThreads,
-          adapterScale: adapterScaleFor(args.adapter, 0),
+          adapterScale: adapterScaleFor(args.adapter, { numDocuments: 0 }),
           signal: controller.signal,
           chatAnswers,
           perplexity,

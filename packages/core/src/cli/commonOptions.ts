@@ -17,7 +17,7 @@ export interface ModelFlags {
 
 /** The adapter_scale of a command whose prompts cite no documents (generate, chat), per --adapter. */
 export function documentFreeAdapterScale(flags: Pick<ModelFlags, "adapter">): { adapterScale: number } {
-  return { adapterScale: adapterScaleFor(flags.adapter, 0) };
+  return { adapterScale: adapterScaleFor(flags.adapter, { numDocuments: 0 }) };
 }
 
 /** Flags added by addStoreOptions (`store` is false after --no-store). */

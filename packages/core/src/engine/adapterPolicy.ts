@@ -10,7 +10,6 @@ import type { AdapterTask } from "../model/modelFolder.js";
 export const ADAPTER_POLICIES = ["documents", "always"] as const;
 export type AdapterPolicy = (typeof ADAPTER_POLICIES)[number];
 
-export { ADAPTER_TASKS, type AdapterTask } from "../model/modelFolder.js";
 /** An adapter whose kvlink.json names no tasks was trained for documents only (recipes 1–3). */
 export const DEFAULT_ADAPTER_TASKS: readonly AdapterTask[] = ["documents"];
 
@@ -21,12 +20,8 @@ export interface PromptUse {
   readonly toolsBound?: boolean;
 }
 
-/**
- * The graph's adapter_scale for a prompt under `policy` (1 = adapted, 0 = base): `use` is the prompt's documents
- * (a number) or its PromptUse; `tasks` is what the adapter was trained for.
- */
-export function adapterScaleFor(policy: AdapterPolicy, use: number | PromptUse, tasks: readonly AdapterTask[] = DEFAULT_ADAPTER_TASKS): number {
+/** The graph's adapter_scale for a prompt under `policy` (1 = adapted, 0 = base); `tasks` is what the adapter was trained for. */
+export function adapterScaleFor(policy: AdapterPolicy, use: PromptUse, tasks: readonly AdapterTask[] = DEFAULT_ADAPTER_TASKS): number {
   if (policy === "always") return 1;
-  const { numDocuments, toolsBound = false } = typeof use === "number" ? { numDocuments: use } : use;
-  return (numDocuments > 0 && tasks.includes("documents")) || (toolsBound && tasks.includes("tools")) ? 1 : 0;
+  return (use.numDocuments > 0 && tasks.includes("documents")) || (use.toolsBound === true && tasks.includes("tools")) ? 1 : 0;
 }

@@ -88,14 +88,19 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
     assert.equal(plain.tokenIds.length, 6);
   });
 
-  it("the adapter runs in prompts with documents only (adapter: documents), everywhere with adapter: always; adapter_scale 0 is the base exactly", async () => {
+  /** A tiny q4 base (seed `baseSeed`) and the same with a random LoRA adapter and K = 2 link rows (the adapter-gate tests). */
+  async function gateWeights(name: string, baseSeed: number, adapterSeed: number) {
     const vocabSize = 384;
     const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
-    const base = createRandomWeights(spec, { seed: 31, quant: "q4" });
+    const base = createRandomWeights(spec, { seed: baseSeed, quant: "q4" });
     const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 6);
-    const adapterPath = join(dir, "gate.safetensors");
-    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 12, numExtraEmbeddings, kvlink });
-    const weights = applyLoraAdapter(base, await loadLoraAdapter(adapterPath));
+    const adapterPath = join(dir, `${name}.safetensors`);
+    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: adapterSeed, numExtraEmbeddings, kvlink });
+    return { base, weights: applyLoraAdapter(base, await loadLoraAdapter(adapterPath)), kvlink };
+  }
+
+  it("the adapter runs in prompts with documents only (adapter: documents), everywhere with adapter: always; adapter_scale 0 is the base exactly", async () => {
+    const { base, weights, kvlink } = await gateWeights("gate", 31, 12);
     const loraDir = await writeFolder("gate-lora", weights, kvlink);
     const plainDir = await writeFolder("gate-plain", base);
     await using gated = await KvLinkEngine.create({ model: loraDir, inProcess: true, numThreads: 1 });
@@ -129,13 +134,7 @@ describe("LoRA adapters and trained link-token rows (tiny models vs the referenc
   });
 
   it("an adapter trained for tools (kvlink.json adapterTasks) also runs in prompts with bound tools; without adapterTasks it does not", async () => {
-    const vocabSize = 384;
-    const spec = tinySpec({ vocabSize, maxPositionEmbeddings: 1024 });
-    const base = createRandomWeights(spec, { seed: 41, quant: "q4" });
-    const { kvlink, numExtraEmbeddings } = extraRowLinkConfig(vocabSize, 2, 6);
-    const adapterPath = join(dir, "tools.safetensors");
-    await writeRandomLoraAdapter(adapterPath, spec, { rank: 4, alpha: 8, seed: 14, numExtraEmbeddings, kvlink });
-    const weights = applyLoraAdapter(base, await loadLoraAdapter(adapterPath));
+    const { base, weights, kvlink } = await gateWeights("tools", 41, 14);
     await using tools = await KvLinkEngine.create({ model: await writeFolder("tools-lora", weights, { ...kvlink, adapterTasks: ["documents", "tools"] }), inProcess: true, numThreads: 1 });
     await using docsOnly = await KvLinkEngine.create({ model: await writeFolder("docs-lora", weights, kvlink), inProcess: true, numThreads: 1 });
     await using plain = await KvLinkEngine.create({ model: await writeFolder("tools-plain", base), inProcess: true, numThreads: 1 });

@@ -4,8 +4,9 @@ import { documentFreeAdapterScale } from "../../../../packages/core/src/cli/comm
 
 describe("engine/adapterPolicy", () => {
   it("documents: the adapter only in prompts citing documents; always: everywhere", () => {
-    assert.deepEqual([adapterScaleFor("documents", 0), adapterScaleFor("documents", 1), adapterScaleFor("documents", 7)], [0, 1, 1]);
-    assert.deepEqual([adapterScaleFor("always", 0), adapterScaleFor("always", 3)], [1, 1]);
+    const docs = (n: number) => ({ numDocuments: n });
+    assert.deepEqual([adapterScaleFor("documents", docs(0)), adapterScaleFor("documents", docs(1)), adapterScaleFor("documents", docs(7))], [0, 1, 1]);
+    assert.deepEqual([adapterScaleFor("always", docs(0)), adapterScaleFor("always", docs(3))], [1, 1]);
   });
   it("tools: an adapter trained for tools (kvlink.json adapterTasks) runs in prompts with bound tools, others do not", () => {
     const both = ["documents", "tools"] as const;

@@ -219,10 +219,11 @@ export class ByteAutomaton {
           }
           return `${text}}`;
         };
-        const property = (i: number): string | undefined => {
+        // Property i's shortest value, then the required properties after it and the closing brace.
+        const valueAndRest = (i: number): string | undefined => {
           const v = minValueText(props[i]!.value);
           const after = rest(i + 1);
-          return v === undefined || after === undefined ? undefined : `${JSON.stringify(props[i]!.name)}:${v}${after}`;
+          return v === undefined || after === undefined ? undefined : `${v}${after}`;
         };
         switch (f.phase) {
           case ObjPhase.Open:
@@ -232,7 +233,8 @@ export class ByteAutomaton {
             // One key must come (after a comma, or the object has required keys): the cheapest that may come here.
             let best: string | undefined;
             for (let i = from; i < props.length; i++) {
-              const text = property(i);
+              const tail = valueAndRest(i);
+              const text = tail === undefined ? undefined : `${JSON.stringify(props[i]!.name)}:${tail}`;
               if (text !== undefined && (best === undefined || text.length < best.length)) best = text;
               if (props[i]!.required) break;
             }
@@ -242,21 +244,15 @@ export class ByteAutomaton {
             let last = f.index;
             while (last < props.length - 1 && !props[last]!.required) last++;
             const key = shortestInTrie(f.node.keys, f.trieNode, (index) => index >= f.index && index <= last);
-            if (key === undefined) return undefined;
-            const v = minValueText(props[key.index]!.value);
-            const after = rest(key.index + 1);
-            return v === undefined || after === undefined ? undefined : `${key.text}:${v}${after}`;
+            const tail = key === undefined ? undefined : valueAndRest(key.index);
+            return tail === undefined ? undefined : `${key!.text}:${tail}`;
           }
           case ObjPhase.Colon: {
-            const v = minValueText(props[f.index]!.value);
-            const after = rest(f.index + 1);
-            return v === undefined || after === undefined ? undefined : `:${v}${after}`;
+            const tail = valueAndRest(f.index);
+            return tail === undefined ? undefined : `:${tail}`;
           }
-          case ObjPhase.BeforeValue: {
-            const v = minValueText(props[f.index]!.value);
-            const after = rest(f.index + 1);
-            return v === undefined || after === undefined ? undefined : `${v}${after}`;
-          }
+          case ObjPhase.BeforeValue:
+            return valueAndRest(f.index);
           case ObjPhase.AfterValue:
             return rest(f.index + 1);
         }
@@ -304,7 +300,7 @@ export class ByteAutomaton {
     }
   }
 
-  /** Whether `text` (as UTF-8) is a complete accepted text. */  /** Whether `text` (as UTF-8) is a complete accepted text. */
+  /** Whether `text` (as UTF-8) is a complete accepted text. */
   accepts(text: string): boolean {
     return this.walk(this.initial, utf8.encode(text))?.canEnd === true;
   }
@@ -682,7 +678,6 @@ export class ByteAutomaton {
   }
 }
 
-/** No required property at index `from` or later: the object may close. */
 /** A shortest JSON text of `node` (undefined past a recursion depth of 32: a schema whose every value nests forever). */
 function minValueText(node: GrammarNode, depth = 0): string | undefined {
   if (depth > 32) return undefined;
@@ -735,6 +730,7 @@ function shortestInTrie(trie: KeyTrie, from: number, ok: (index: number) => bool
   return undefined;
 }
 
+/** No required property at index `from` or later: the object may close. */
 function canClose(props: ObjectNode["properties"], from: number): boolean {
   for (let i = from; i < props.length; i++) if (props[i]!.required) return false;
   return true;

@@ -3,6 +3,9 @@ import type { LogitsConstraint } from "../LogitsConstraint.js";
 import type { AutomatonState } from "./ByteAutomaton.js";
 import type { TokenMasker } from "./TokenMask.js";
 
+/** Tokens before the end of the budget from which the shortest completion is checked (cached per automaton state). */
+const CLOSING_WATCH_TOKENS = 160;
+
 /**
  * One generation's walk through a grammar: masks each step's scores to the tokens whose bytes keep the output an
  * accepted text (TokenMasker), and follows the picked token. End-of-generation tokens are allowed only where the
@@ -13,9 +16,6 @@ import type { TokenMasker } from "./TokenMask.js";
  * plus one), every step takes the longest token that is a prefix of that completion. A string that would run on
  * is closed, a required key that is missing is written with its shortest value, and the call still parses.
  */
-/** Tokens before the end of the budget at which the shortest completion starts being checked (a search per step). */
-const CLOSING_WATCH_TOKENS = 160;
-
 export class GrammarConstraint implements LogitsConstraint {
   readonly #masker: TokenMasker;
   readonly #eos: ReadonlySet<number>;
