@@ -9,7 +9,8 @@
 // Run from the repo root after the build (on the host: source .device/prelude.sh first):
 //   THREADS=16 EPS=cpu,cuda node benchmarks/device/cuda-bench.mjs
 // Knobs: MODELS=llama1b,smollm2  TTFT=10x512,32x1024  CTX=1024,8192,32768  REPS=3  FULL_REPS=2  STEPS=16
-// SKIP=ttft,decode,correct
+// SKIP=ttft,decode,correct  PLACEMENT=1,8 (placementThreads values compared side by side in the TTFT runs; "default" =
+// the engine's default; full prefill is measured with the first value only, it does not place caches)
 // FULL_CPU_MAX=6000 (positions above which cpu full prefill is not run)  ONE_PASS_MAX=8192 (document tokens up to
 // which measureTtft's one-pass full prefill is used). Writes $OUT/cuda-bench.json.
 import { spawnSync } from "node:child_process";
@@ -33,6 +34,7 @@ const steps = Number(env.STEPS ?? 16);
 const fullCpuMax = Number(env.FULL_CPU_MAX ?? 6000);
 const onePassMax = Number(env.ONE_PASS_MAX ?? 8192);
 const skip = new Set((env.SKIP ?? "").split(","));
+const placements = (env.PLACEMENT ?? "default").split(",").map((p) => (p === "default" ? undefined : Number(p)));
 const tf32 = env.TF32 !== "0";
 const childMode = env.BENCH_CHILD === "correct";
 
@@ -78,8 +80,9 @@ async function ensureModel(name) {
 
 const openModel = (dir, ep) => loadModel(dir, { executionProvider: ep, numThreads: threads, ...(ep === "cuda" && !tf32 ? { providerSettings: { tf32: false } } : {}) });
 
-const openEngine = (dir, ep, name) =>
+const openEngine = (dir, ep, name, placementThreads) =>
   KvLinkEngine.create({
+    ...(placementThreads !== undefined ? { placementThreads } : {}),
     model: dir,
     executionProvider: ep,
     numThreads: threads,
@@ -113,63 +116,80 @@ async function ttft(name) {
   const dir = await ensureModel(name);
   // cuda first: it computes the document caches into the shared store, which cpu then reads (same bytes for both).
   for (const ep of [...eps].sort((a, b) => (a === "cuda" ? -1 : b === "cuda" ? 1 : 0))) {
-    let engine;
-    try {
-      engine = await openEngine(dir, ep, name);
-    } catch (error) {
-      log({ name: "ttft", params: { model: name, ep }, error: String(error?.message ?? error), code: error?.code });
-      continue;
-    }
-    try {
-      for (const [numDocs, docTokens] of ttftSizes) {
-        const params = { model: name, ep, threads, numDocs, docTokens };
-        try {
-          const t = performance.now();
-          if (numDocs * docTokens <= onePassMax) {
-            const r = await measureTtft(engine, { numDocs, docTokens, repetitions: reps, warmupRepetitions: 1 });
-            log({ name: "ttft", params, full_kind: "one pass", full_ms: r.full_ms, kvlink_ms: r.kvlink_ms, floor_ms: r.floor_ms, ratio_kvlink_full: r.ratio_kvlink_full, positions: r.positions, fresh_tokens: r.fresh_tokens, phases: r.phases, wallMs: performance.now() - t });
-            continue;
-          }
-          const docs = makeSyntheticDocuments(engine, numDocs, docTokens);
-          const tp = performance.now();
-          await engine.precompute(docs);
-          const precomputeMs = performance.now() - tp;
-          const request = { documents: docs, question: "Which records mention a harbor, and what is said about it?", maxTokens: 1, greedy: true };
-          const kvlinkRuns = [];
-          const floorRuns = [];
-          let positions = 0;
-          let phases;
-          for (let r = 0; r < 1 + reps; r++) {
-            const res = await engine.generate({ ...request, mode: "kvlink" }).result();
-            const floor = await engine.measureFloor({ ...request, mode: "kvlink" });
-            positions = res.stats.promptPositions;
-            if (r === 0) continue; // warm-up
-            kvlinkRuns.push(res.stats.ttftMs);
-            floorRuns.push(floor.forwardMs);
-            phases = res.stats.phases;
-          }
-          const full = ep !== "cpu" || positions <= fullCpuMax ? await chunkedFullMs(dir, ep, positions) : undefined;
-          log({
-            name: "ttft",
-            params,
-            full_kind: full ? "2048-token chunks" : `not run on cpu (${positions} positions > FULL_CPU_MAX ${fullCpuMax})`,
-            full_ms: full?.ms ?? null,
-            kvlink_ms: median(kvlinkRuns),
-            floor_ms: median(floorRuns),
-            ratio_kvlink_full: full ? median(kvlinkRuns) / full.ms : null,
-            positions,
-            phases,
-            kvlink_runs: kvlinkRuns,
-            full_runs: full?.runs ?? null,
-            precomputeMs,
-            wallMs: performance.now() - t,
-          });
-        } catch (error) {
-          log({ name: "ttft", params, error: String(error?.message ?? error), code: error?.code });
-        }
+    const linkedLogits = [];
+    for (const [pi, placementThreads] of placements.entries()) {
+      let engine;
+      try {
+        engine = await openEngine(dir, ep, name, placementThreads);
+      } catch (error) {
+        log({ name: "ttft", params: { model: name, ep, placementThreads }, error: String(error?.message ?? error), code: error?.code });
+        continue;
       }
-    } finally {
-      await engine.dispose();
+      try {
+        for (const [numDocs, docTokens] of ttftSizes) {
+          const params = { model: name, ep, threads, numDocs, docTokens, placementThreads: placementThreads ?? "default" };
+          try {
+            const t = performance.now();
+            if (numDocs * docTokens <= onePassMax) {
+              const r = await measureTtft(engine, { numDocs, docTokens, repetitions: reps, warmupRepetitions: 1 });
+              log({ name: "ttft", params, full_kind: "one pass", full_ms: r.full_ms, kvlink_ms: r.kvlink_ms, floor_ms: r.floor_ms, ratio_kvlink_full: r.ratio_kvlink_full, positions: r.positions, fresh_tokens: r.fresh_tokens, phases: r.phases, wallMs: performance.now() - t });
+              continue;
+            }
+            const docs = makeSyntheticDocuments(engine, numDocs, docTokens);
+            const tp = performance.now();
+            await engine.precompute(docs);
+            const precomputeMs = performance.now() - tp;
+            const request = { documents: docs, question: "Which records mention a harbor, and what is said about it?", maxTokens: 1, greedy: true };
+            const kvlinkRuns = [];
+            const floorRuns = [];
+            const placeRuns = [];
+            let positions = 0;
+            let phases;
+            for (let r = 0; r < 1 + reps; r++) {
+              const res = await engine.generate({ ...request, mode: "kvlink" }).result();
+              const floor = await engine.measureFloor({ ...request, mode: "kvlink" });
+              positions = res.stats.promptPositions;
+              if (r === 0) continue; // warm-up
+              kvlinkRuns.push(res.stats.ttftMs);
+              floorRuns.push(floor.forwardMs);
+              placeRuns.push(floor.placeMs);
+              phases = res.stats.phases;
+            }
+            if (numDocs === ttftSizes[0][0] && docTokens === ttftSizes[0][1]) {
+              const linked = await engine.linkPrompt({ documents: docs, question: "Which records mention a harbor?" });
+              linkedLogits.push({ placementThreads: params.placementThreads, logits: linked.logits });
+            }
+            const full = pi === 0 && (ep !== "cpu" || positions <= fullCpuMax) ? await chunkedFullMs(dir, ep, positions) : undefined;
+            log({
+              name: "ttft",
+              params,
+              full_kind: full ? "2048-token chunks" : pi > 0 ? "measured with the first PLACEMENT value" : `not run on cpu (${positions} positions > FULL_CPU_MAX ${fullCpuMax})`,
+              full_ms: full?.ms ?? null,
+              kvlink_ms: median(kvlinkRuns),
+              floor_ms: median(floorRuns),
+              place_ms: median(placeRuns),
+              ratio_kvlink_full: full ? median(kvlinkRuns) / full.ms : null,
+              positions,
+              phases,
+              kvlink_runs: kvlinkRuns,
+              full_runs: full?.runs ?? null,
+              precomputeMs,
+              wallMs: performance.now() - t,
+            });
+          } catch (error) {
+            log({ name: "ttft", params, error: String(error?.message ?? error), code: error?.code });
+          }
+        }
+      } finally {
+        await engine.dispose();
+      }
+    }
+    // Placement on helper threads must not change a bit of the linked prompt's logits.
+    for (const other of linkedLogits.slice(1)) {
+      const a = linkedLogits[0].logits;
+      let maxAbs = 0;
+      for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - other.logits[i]));
+      log({ name: "placement-exact", params: { model: name, ep, a: linkedLogits[0].placementThreads, b: other.placementThreads }, max_abs_diff: maxAbs });
     }
   }
 }

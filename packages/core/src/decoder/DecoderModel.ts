@@ -28,6 +28,8 @@ export interface LoadModelOptions {
   readonly inProcess?: boolean;
   /** Bytes of document caches the runtime keeps resident (KvLinkEngine's documentCacheBytes); default the runtime's. */
   readonly documentCacheBytes?: number;
+  /** Threads that place document caches into a prompt (KvLinkEngine's placementThreads); default the runtime's. */
+  readonly placementThreads?: number;
   /**
    * adapter_scale of every sequence (models with LoRA branches): 1 (default) = the adapted model as converted,
    * 0 = its base weights. KvLinkEngine picks it per prompt instead (EngineOptions.adapter).
@@ -104,6 +106,7 @@ export class DecoderModel implements AsyncDisposable {
       ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
       ...(options.numThreads !== undefined ? { numThreads: options.numThreads } : {}),
       ...(options.documentCacheBytes !== undefined ? { documentCacheBytes: options.documentCacheBytes } : {}),
+      ...(options.placementThreads !== undefined ? { placementThreads: options.placementThreads } : {}),
     };
     const runtime = options.inProcess ? await InProcessRuntime.create(runtimeOptions) : await RuntimeClient.create(runtimeOptions);
     return new DecoderModel(folder, tokenizer, runtime, logger, options.adapterScale ?? 1);

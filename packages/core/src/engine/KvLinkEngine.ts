@@ -53,6 +53,11 @@ export const EngineOptionsSchema = z.strictObject({
   mode: z.enum(LINK_MODES as [LinkMode, ...LinkMode[]]).default("kvlink"),
   /** Bytes of document caches the runtime keeps in memory (fp32), least recently used evicted. */
   documentCacheBytes: z.number().int().positive().default(2 * 1024 ** 3),
+  /**
+   * Threads that copy and re-rotate document caches into a prompt's KV slots (helper threads beside the inference
+   * worker, on shared memory); default min(cores, 8) on 4 cores or more, else 1 (the inference worker alone).
+   */
+  placementThreads: z.number().int().positive().optional(),
   /** KVLINK_HOME for the default model. */
   home: z.string().optional(),
   /**
@@ -189,6 +194,7 @@ export class KvLinkEngine implements AsyncDisposable {
       ...(options.numThreads ? { numThreads: options.numThreads } : {}),
       inProcess: options.inProcess,
       documentCacheBytes: options.documentCacheBytes,
+      ...(options.placementThreads !== undefined ? { placementThreads: options.placementThreads } : {}),
       logger,
     });
     const { folder, tokenizer } = model;

@@ -1,21 +1,17 @@
 import type { Float32Pool } from "./Float32Pool.js";
 import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "../rope/rotateKeysInto.js";
+import { placeLayer, type KeyLayout, type LayerPlacement } from "./LayerPlacement.js";
 import { invariant } from "../util/invariant.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
+
+export type { KeyLayout } from "./LayerPlacement.js";
 
 /** Slots added per growth (rounded up to a multiple of it) once the cache holds SMALL_CAPACITY slots. */
 const GROWTH_CHUNK = 256;
 /** Below this capacity growth is by SMALL_GROWTH_CHUNK: a short sequence should not attend over 256 empty slots. */
 const SMALL_CAPACITY = 1024;
 const SMALL_GROWTH_CHUNK = 64;
-
-/**
- * How a layer's key buffer is laid out: "tokenMajor" [KVH][capacity][D] (Attention-23 graphs' past keys
- * [1,KVH,P,D]) or "dimMajor" [KVH][D][capacity] (decomposed-attention graphs' past keys [1,KVH,D,P]).
- * Values are always [KVH][capacity][D].
- */
-export type KeyLayout = "tokenMajor" | "dimMajor";
 
 export interface HostKvCacheOptions {
   /** Caps chunked growth (e.g. max_position_embeddings), never a required size. */
@@ -131,17 +127,47 @@ export class HostKvCache implements SequenceKv {
   }
 
   appendDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
+    const plan = this.planDocument(block, start, positionOffset, rotation);
+    for (const layer of plan.layers) placeLayer(layer);
+    plan.commit();
+  }
+
+  /**
+   * appendDocument in two steps, so the copying can run elsewhere (PlacementPool's helper threads): reserves the
+   * slots and returns each layer's work; after every layer has been placed, commit() makes the slots part of the
+   * sequence. Nothing else may touch this cache in between.
+   */
+  planDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): { layers: LayerPlacement[]; commit: () => void } {
     const n = block.numTokens - start;
     invariant(n >= 0, "document start beyond its tokens", { start, numTokens: block.numTokens });
     this.ensureCapacity(this.#length + n);
     const { numLayers, numKvHeads, headDim } = this.#geometry;
-    const writeKeys = this.#keyLayout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
+    const dstStart = this.#length;
+    const layers: LayerPlacement[] = [];
     for (let l = 0; l < numLayers; l++) {
-      writeKeys(block.keys[l]!, block.numTokens, start, this.#keys[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, rotation);
-      rotateKeysInto(block.values[l]!, block.numTokens, start, this.#values[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
+      layers.push({
+        srcKeys: block.keys[l]!,
+        srcValues: block.values[l]!,
+        dstKeys: this.#keys[l]!,
+        dstValues: this.#values[l]!,
+        srcTokens: block.numTokens,
+        srcStart: start,
+        dstCapacity: this.#capacity,
+        dstStart,
+        count: n,
+        numHeads: numKvHeads,
+        headDim,
+        keyLayout: this.#keyLayout,
+        rotation,
+      });
     }
-    for (let j = 0; j < n; j++) this.#positions[this.#length + j] = positionOffset + start + j;
-    this.#length += n;
+    const capacity = this.#capacity;
+    const commit = (): void => {
+      invariant(this.#length === dstStart && this.#capacity === capacity, "the cache changed between planDocument and commit", { dstStart, length: this.#length });
+      for (let j = 0; j < n; j++) this.#positions[dstStart + j] = positionOffset + start + j;
+      this.#length = dstStart + n;
+    };
+    return { layers, commit };
   }
 
   /** Hands the slot buffers back to the pool; the cache is empty afterwards. */

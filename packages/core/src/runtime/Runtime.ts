@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   readonly logger?: Logger;
   /** Bytes of resident document caches (putDocument), least recently used evicted. Default 2 GiB. */
   readonly documentCacheBytes?: number;
+  /** Threads that place document caches into a prompt's slots (PlacementPool); default min(cores, 8) on 4+ cores, else 1. */
+  readonly placementThreads?: number;
 }
 
 export interface CreateSequenceOptions {
@@ -114,6 +116,8 @@ export interface RuntimeInfo {
   readonly outputNames: readonly string[];
   readonly executionProvider: ExecutionProvider;
   readonly numThreads: number;
+  /** Threads that place document caches (the runtime's thread and its helpers; 1 = no helpers). */
+  readonly placementThreads: number;
 }
 
 /**

@@ -1,13 +1,10 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { DisposedError, InvalidInputError, WorkerCrashedError } from "../errors/KvLinkError.js";
 import { fromWireError } from "../errors/wire.js";
 import { applyCudaNumerics } from "./executionProvider.js";
 import { silentLogger, type Logger } from "../util/Logger.js";
+import { siblingModuleUrl, spawnWorker } from "./spawnWorker.js";
 import { kvBlockBuffers, type RuntimeOp, type RuntimeOps, type RuntimeRequest, type RuntimeResponse, type WorkerInit } from "./protocol.js";
 import type {
   AppendDocumentArgs,
@@ -38,55 +35,7 @@ interface Pending {
 
 /** The worker entry next to this module: `.ts` when running from source under tsx, `.js` in dist. */
 function defaultWorkerUrl(): URL {
-  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`./runtime.worker${extension}`, import.meta.url);
-}
-
-/**
- * The ESM build of `tsx/esm/api`, resolved from this module. import.meta.resolve is absent when tsx runs this
- * file as CommonJS (under mocha), and the CommonJS build of the api cannot register hooks in a worker.
- */
-function resolveTsxEsmApi(): string {
-  if (typeof import.meta.resolve === "function") return import.meta.resolve("tsx/esm/api");
-  const require = createRequire(import.meta.url);
-  const packageJsonPath = require.resolve("tsx/package.json");
-  const pkg = JSON.parse(readFileSync(packageJsonPath, "utf8")) as { exports?: Record<string, { import?: { default?: string } }> };
-  const entry = pkg.exports?.["./esm/api"]?.import?.default ?? "./dist/esm/api/index.mjs";
-  return pathToFileURL(join(dirname(packageJsonPath), entry)).href;
-}
-
-/**
- * Node 20 does not apply tsx's loader to a `.ts` worker entry even with `execArgv` (ERR_UNKNOWN_FILE_EXTENSION),
- * so a `.ts` entry is started by a tiny bootstrap that registers tsx first.
- */
-function spawnWorker(url: URL, init: WorkerInit): Worker {
-  const options = { workerData: init, execArgv: workerExecArgv(process.execArgv) };
-  if (!url.pathname.endsWith(".ts")) return new Worker(url, options);
-  const tsxApi = resolveTsxEsmApi();
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
-}
-
-/**
- * The host's Node options a worker thread can take. Workers refuse V8 and per-process options
- * (`--max-old-space-size`, `--expose-gc`, `--stack-size`, `--title`, … → ERR_WORKER_INVALID_EXEC_ARGV), so only
- * module-loading options pass (what tsx and test runners set: --import, --require, --loader, --conditions, …).
- */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
-  const withValue = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
-  const flags = new Set(["--enable-source-maps", "--no-warnings", "--experimental-specifier-resolution=node"]);
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const arg = execArgv[i]!;
-    const name = arg.split("=")[0]!;
-    if (withValue.has(name)) {
-      out.push(arg);
-      if (!arg.includes("=") && i + 1 < execArgv.length) out.push(execArgv[++i]!);
-    } else if (flags.has(arg) || name.startsWith("--experimental-")) {
-      out.push(arg);
-    }
-  }
-  return out;
+  return siblingModuleUrl("runtime.worker", import.meta.url);
 }
 
 /**
@@ -128,6 +77,7 @@ export class RuntimeClient implements Runtime {
       ...(options.providerSettings !== undefined ? { providerSettings: options.providerSettings } : {}),
       numThreads: options.numThreads ?? availableParallelism(),
       documentCacheBytes: options.documentCacheBytes ?? 2 * 1024 ** 3,
+      ...(options.placementThreads !== undefined ? { placementThreads: options.placementThreads } : {}),
     };
     const started = Date.now();
     // Before the worker exists: CUDA reads the process environment, which a worker only copies.

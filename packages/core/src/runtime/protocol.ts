@@ -21,6 +21,7 @@ export interface WorkerInit {
   readonly providerSettings?: ExecutionProviderSettings;
   readonly numThreads: number;
   readonly documentCacheBytes: number;
+  readonly placementThreads?: number;
 }
 
 /** Each operation, tied to its arguments and its result, so neither side casts. */

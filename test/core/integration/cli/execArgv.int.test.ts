@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeTinyModel } from "../../../../packages/core/src/graph/writeTinyModel.js";
 import { InProcessRuntime } from "../../../../packages/core/src/runtime/InProcessRuntime.js";
-import { workerExecArgv } from "../../../../packages/core/src/runtime/RuntimeClient.js";
+import { workerExecArgv } from "../../../../packages/core/src/runtime/spawnWorker.js";
 import { readModelFolder } from "../../../../packages/core/src/model/modelFolder.js";
 import { repoRoot } from "./runKvlink.js";
 

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { deltaRotation } from "../../../../packages/core/src/rope/rotateKeysInto.js";
+import { HostKvCache, type KeyLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
+import { PlacementPool } from "../../../../packages/core/src/runtime/PlacementPool.js";
+import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
+
+// Large enough for the pool to split the work (it places documents under 2^20 floats on the caller alone).
+const geometry = { numLayers: 4, numKvHeads: 4, headDim: 64 };
+const invFreq = Float64Array.from({ length: 32 }, (_, i) => Math.pow(10000, -(2 * i) / 64));
+
+/** A document block of n tokens with distinct values everywhere; `shared` puts it in SharedArrayBuffers. */
+function documentBlock(n: number, seed: number, shared: boolean): KvBlock {
+  const make = (salt: number): Float32Array => {
+    const size = geometry.numKvHeads * n * geometry.headDim;
+    const a = new Float32Array(shared ? new SharedArrayBuffer(size * 4) : new ArrayBuffer(size * 4));
+    for (let i = 0; i < size; i++) a[i] = Math.sin(seed * 7.1 + salt * 3.3 + i * 0.013);
+    return a;
+  };
+  return {
+    keys: Array.from({ length: geometry.numLayers }, (_, l) => make(2 * l)),
+    values: Array.from({ length: geometry.numLayers }, (_, l) => make(2 * l + 1)),
+    numTokens: n,
+    positions: Int32Array.from({ length: n }, (_, i) => i),
+  };
+}
+
+/** Places the documents one after another (each rotated to its offset) and returns the cache. */
+async function placeAll(keyLayout: KeyLayout, docs: readonly KvBlock[], pool: PlacementPool | undefined): Promise<HostKvCache> {
+  const total = docs.reduce((s, d) => s + d.numTokens, 0);
+  const cache = new HostKvCache(geometry, { maxCapacityHint: 1 << 16, keyLayout });
+  cache.ensureCapacity(total + 7);
+  let offset = 3;
+  for (const doc of docs) {
+    const rotation = deltaRotation(invFreq, offset);
+    if (pool === undefined) {
+      cache.appendDocument(doc, 1, offset, rotation);
+    } else {
+      const plan = cache.planDocument(doc, 1, offset, rotation);
+      await pool.run(plan.layers);
+      plan.commit();
+    }
+    offset += doc.numTokens;
+  }
+  return cache;
+}
+
+function assertSameSlots(a: HostKvCache, b: HostKvCache): void {
+  assert.equal(a.length, b.length);
+  for (let slot = 0; slot < a.length; slot += 97) assert.equal(a.positionAt(slot), b.positionAt(slot));
+  for (let l = 0; l < geometry.numLayers; l++) {
+    // Bit-identical: the helpers run the same arithmetic, only on another thread.
+    assert.deepEqual(a.read(0, a.length).keys[l], b.read(0, b.length).keys[l]);
+    assert.deepEqual(a.read(0, a.length).values[l], b.read(0, b.length).values[l]);
+  }
+}
+
+describe("PlacementPool: placing document caches on helper threads", function () {
+  this.timeout(60_000);
+  let pool: PlacementPool;
+  before(async () => {
+    pool = PlacementPool.create(3)!;
+    await pool.whenStarted();
+  });
+  after(() => pool.dispose());
+
+  it("is not created for one thread", () => {
+    assert.equal(PlacementPool.create(1), undefined);
+  });
+
+  for (const keyLayout of ["tokenMajor", "dimMajor"] as const) {
+    it(`places shared documents exactly as the calling thread alone does (${keyLayout} keys)`, async () => {
+      assert.equal(pool.threads, 3);
+      const docs = [documentBlock(1100, 1, true), documentBlock(900, 2, true)];
+      assertSameSlots(await placeAll(keyLayout, docs, pool), await placeAll(keyLayout, docs, undefined));
+    });
+  }
+
+  it("places unshared and small documents on the calling thread, with the same result", async () => {
+    const docs = [documentBlock(1100, 3, false), documentBlock(20, 4, true)];
+    assertSameSlots(await placeAll("tokenMajor", docs, pool), await placeAll("tokenMajor", docs, undefined));
+    assert.equal(pool.threads, 3);
+  });
+
+  it("falls back to the calling thread once its helpers are gone", async () => {
+    const alone = PlacementPool.create(2)!;
+    await alone.whenStarted();
+    assert.equal(alone.threads, 2);
+    await alone.dispose();
+    assert.equal(alone.threads, 1);
+    const docs = [documentBlock(1100, 5, true)];
+    assertSameSlots(await placeAll("tokenMajor", docs, alone), await placeAll("tokenMajor", docs, undefined));
+  });
+});
