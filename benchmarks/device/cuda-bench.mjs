@@ -8,7 +8,7 @@
 //     (ORT's default) and off (a child process with NVIDIA_TF32_OVERRIDE=0).
 // Run from the repo root after the build (on the host: source .device/prelude.sh first):
 //   THREADS=16 EPS=cpu,cuda node benchmarks/device/cuda-bench.mjs
-// Knobs: MODELS=llama1b,smollm2  TTFT=10x512,32x1024  CTX=1024,8192,32768  REPS=3  FULL_REPS=2  STEPS=16
+// Knobs: MODELS=llama1b,smollm2 (a "-kv16" suffix, e.g. llama1b-kv16: the same model with float16 past KV inputs)  TTFT=10x512,32x1024  CTX=1024,8192,32768  REPS=3  FULL_REPS=2  STEPS=16
 // SKIP=ttft,decode,correct  PLACEMENT=1,8 (placementThreads values compared side by side in the TTFT runs; "default" =
 // the engine's default; full prefill is measured with the first value only, it does not place caches)
 // FULL_CPU_MAX=6000 (positions above which cpu full prefill is not run)  ONE_PASS_MAX=8192 (document tokens up to
@@ -73,8 +73,10 @@ async function ensureModel(name) {
   const dir = join(root, name);
   if (report.models[name] || existsSync(join(dir, "config.json"))) return dir;
   const t = performance.now();
-  await writeTinyModel(dir, { ...SHAPES[name], vocab: 1024, seed: 1, signature: "kvlink", quant: "q4", maxPositionEmbeddings: 40960, numLinkTokens: 2, numSlots: 32, repeatLayers: true });
-  report.models[name] = { ...SHAPES[name], vocab: 1024, headDim: SHAPES[name].hidden / SHAPES[name].heads, writeMs: performance.now() - t };
+  const shape = SHAPES[name.replace(/-kv16$/, "")];
+  const pastKvType = name.endsWith("-kv16") ? "float16" : "float32";
+  await writeTinyModel(dir, { ...shape, vocab: 1024, seed: 1, signature: "kvlink", quant: "q4", maxPositionEmbeddings: 40960, numLinkTokens: 2, numSlots: 32, repeatLayers: true, pastKvType });
+  report.models[name] = { ...shape, vocab: 1024, headDim: shape.hidden / shape.heads, pastKvType, writeMs: performance.now() - t };
   return dir;
 }
 

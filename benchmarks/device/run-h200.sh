@@ -17,4 +17,7 @@ for ep in cuda cpu; do
   kvlink ask --model /tmp/kvl-ask --no-store --docs examples/docs/*.md --question "Who built the Harrow Point lighthouse?" --execution-provider $ep --threads 16 --json
 done
 kvlink ask --model /tmp/kvl-ask --no-store --docs examples/docs/*.md --question "Who built it?" --execution-provider cuda --no-tf32 --json
+# the same model with float16 past KV inputs (half the bytes uploaded per step)
+kvlink tiny-model /tmp/kvl-ask16 --layers 30 --hidden 576 --heads 9 --kv-heads 3 --vocab 1024 --intermediate 1536 --max-positions 8192 --signature kvlink --quant q4 --past-kv fp16
+kvlink ask --model /tmp/kvl-ask16 --no-store --docs examples/docs/*.md --question "Who built the Harrow Point lighthouse?" --execution-provider cuda --threads 16 --json
 THREADS=16 EPS=${EPS:-cpu,cuda} node benchmarks/device/cuda-bench.mjs

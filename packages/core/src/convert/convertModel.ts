@@ -43,7 +43,7 @@ export interface ConvertModelOptions {
 }
 
 /** The kernel options of buildDecoderGraph a conversion may set. */
-export type GraphKernelOptions = Pick<BuildDecoderGraphOptions, "accuracyLevel" | "head" | "attention">;
+export type GraphKernelOptions = Pick<BuildDecoderGraphOptions, "accuracyLevel" | "head" | "attention" | "pastKvType">;
 
 /**
  * What a 4-bit conversion builds unless `graph` says otherwise: int8 activations in MatMulNBits (accuracy_level

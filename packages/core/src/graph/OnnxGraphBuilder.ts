@@ -9,6 +9,7 @@ const AttrType = onnx.AttributeProto.AttributeType;
 /** Element types the graphs use, with their ONNX data type and bytes per element. */
 export const ElemTypes = {
   float32: { dataType: DataType.FLOAT, bytes: 4 },
+  float16: { dataType: DataType.FLOAT16, bytes: 2 },
   float64: { dataType: DataType.DOUBLE, bytes: 8 },
   int64: { dataType: DataType.INT64, bytes: 8 },
   int32: { dataType: DataType.INT32, bytes: 4 },

@@ -6,7 +6,7 @@ import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.
 import { cosSinTable } from "../rope/cosSinTable.js";
 import { graphSpecStamp } from "./graphSpecStamp.js";
 import { IoNames, type GraphSignature } from "./ioNames.js";
-import { OnnxGraphBuilder, type BuiltModel } from "./OnnxGraphBuilder.js";
+import { OnnxGraphBuilder, type BuiltModel, type Dim } from "./OnnxGraphBuilder.js";
 import { validateModelWeights } from "./validateModelWeights.js";
 
 export interface BuildDecoderGraphOptions {
@@ -33,6 +33,13 @@ export interface BuildDecoderGraphOptions {
    * step (addDecomposedAttention.ts: faster decode at long context, slower prefill; figures there).
    */
   readonly attention?: AttentionImpl;
+  /**
+   * Element type of the past KV inputs (kvlink signature, Attention-23): "float32" (default) or "float16", cast to
+   * float32 in the graph, so attention still computes in fp32 over fp16-rounded KV. Halves the past that crosses
+   * from host memory to the device every step on CUDA (onnxruntime-node cannot keep it there); on the CPU the cast
+   * is a pass over the past per step, so fp32 stays the default. New KV outputs stay float32.
+   */
+  readonly pastKvType?: "float32" | "float16";
   /** Initializer bytes above which weights go to external data. Default 1.8e9. */
   readonly externalDataThresholdBytes?: number;
   /** Default "model.onnx_data". */
@@ -129,9 +136,19 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     positionIds = b.addInput(IoNames.positionIds, "int64", [B, S]);
     attentionBias = addCausalPaddingBias(b, inputIds, attentionMask);
   }
+  const pastKvType = options.pastKvType ?? "float32";
+  if (pastKvType === "float16" && (signature !== "kvlink" || attention !== "onnx")) {
+    throw new ConfigError(`pastKvType "float16" needs the kvlink signature with Attention-23, got ${signature} / ${attention}`, {
+      details: { pastKvType, signature, attention },
+    });
+  }
+  const pastInput = (name: string, dims: Dim[]): string => {
+    const input = b.addInput(name, pastKvType, dims);
+    return pastKvType === "float32" ? input : b.op("Cast", [input], { name: `${name}.to_float32`, attrs: { to: { int: 1 } } });
+  };
   const past = Array.from({ length: spec.numLayers }, (_, i) => ({
-    key: b.addInput(IoNames.pastKey(i), "float32", attention === "decomposed" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
-    value: b.addInput(IoNames.pastValue(i), "float32", [B, kvHeads, P, headDim]),
+    key: pastInput(IoNames.pastKey(i), attention === "decomposed" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
+    value: pastInput(IoNames.pastValue(i), [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
   // LoRA branches of a kvlink graph are scaled per sequence, so one graph serves the adapted model and its exact

@@ -35,6 +35,8 @@ export interface TinyModelOptions {
    * not depend on weight values, and drawing a 1B-shaped model's weights takes a minute). Default false.
    */
   readonly repeatLayers?: boolean;
+  /** Element type of the past KV inputs (BuildDecoderGraphOptions.pastKvType). Default "float32". */
+  readonly pastKvType?: "float32" | "float16";
 }
 
 export interface TinyModel {
@@ -84,7 +86,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions): Pr
   const tokenizer = createTinyTokenizer({ vocabSize: vocab, seed: 0 });
   const weightOptions = { seed, quant: quant === "q4" ? ("q4" as const) : ("f32" as const) };
   const weights = options.repeatLayers ? repeatFirstLayer(createRandomWeights({ ...spec, numLayers: 1 }, weightOptions), spec) : createRandomWeights(spec, weightOptions);
-  const built = buildDecoderGraph(weights, { signature });
+  const built = buildDecoderGraph(weights, { signature, ...(options.pastKvType !== undefined ? { pastKvType: options.pastKvType } : {}) });
   const ids = tokenizer.specialTokenIds;
   const kvlink: KvLinkConfig = {
     formatVersion: 1,

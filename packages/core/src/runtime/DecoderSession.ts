@@ -5,7 +5,8 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatError, RuntimeError } from "../errors/KvLinkError.js";
 import { computeInvFreq } from "../rope/computeInvFreq.js";
 import { deltaRotation } from "../rope/rotateKeysInto.js";
-import { DocumentKvLru } from "./DocumentKvLru.js";
+import { encodeFloat16 } from "../store/codec/float16.js";
+import { DocumentKvLru, type ResidentDocument } from "./DocumentKvLru.js";
 import { Float32Pool } from "./Float32Pool.js";
 import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.js";
 import type { ModelSpec } from "../model/ModelSpec.js";
@@ -89,6 +90,8 @@ export class DecoderSession {
   readonly #invFreq: Float64Array;
   /** Layout of the kvlink graph's past keys (from the input's declared shape). */
   readonly #keyLayout: KeyLayout;
+  /** Element type of the kvlink graph's past inputs (and so of the host KV slots). */
+  readonly #slotType: "float32" | "float16";
   #nextSequenceId = 1;
   #queue: Promise<unknown> = Promise.resolve();
   #released = false;
@@ -99,9 +102,11 @@ export class DecoderSession {
     info: RuntimeInfo,
     documentCacheBytes: number,
     keyLayout: KeyLayout,
+    slotType: "float32" | "float16",
     placement: PlacementPool | undefined,
   ) {
     this.#keyLayout = keyLayout;
+    this.#slotType = slotType;
     this.#placement = placement;
     this.#documents = new DocumentKvLru(documentCacheBytes);
     this.#invFreq = computeInvFreq(spec.rope);
@@ -150,7 +155,8 @@ export class DecoderSession {
       const placement = placesDocuments ? PlacementPool.create(placementThreads) : undefined;
       // Helpers start in tens of milliseconds, far less than loading the graph; waiting makes the first prompt use them.
       await placement?.whenStarted();
-      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, keyLayout, placement);
+      const slotType = signature === "kvlink" ? detectSlotType(session, options.modelPath) : "float32";
+      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, keyLayout, slotType, placement);
     } catch (error) {
       await session.release();
       throw error;
@@ -173,6 +179,7 @@ export class DecoderSession {
         const host = new HostKvCache(this.#geometry, {
           maxCapacityHint: this.#spec.maxPositionEmbeddings,
           keyLayout: this.#keyLayout,
+          slotType: this.#slotType,
           pool: this.#slotPool,
         });
         if (reserve > 0) host.ensureCapacity(Math.min(reserve, this.#spec.maxPositionEmbeddings));
@@ -254,8 +261,10 @@ export class DecoderSession {
         const plan = cache.planDocument(block, start, offset, rotation);
         await this.#placement.run(plan.layers);
         plan.commit();
-      } else {
+      } else if (cache instanceof HostKvCache) {
         cache.appendDocument(block, start, offset, rotation);
+      } else {
+        cache.appendDocument(asFloat32Block(block), start, offset, rotation);
       }
       return cache.status();
     });
@@ -310,18 +319,26 @@ export class DecoderSession {
   }
 
   /**
-   * A document block as the runtime keeps it: with placement helpers, in SharedArrayBuffers they can read (one
-   * copy when it becomes resident, not per prompt); otherwise as it came.
+   * A document block as the runtime keeps it: in fp16 bits when the slots are fp16 (converted once when it becomes
+   * resident, so each prompt copies its values as they are and converts only the keys it rotates; a document read
+   * from the default fp16 store loses nothing more), and in SharedArrayBuffers when placement helpers will read it.
    */
-  #resident(block: KvBlock): KvBlock {
-    if (this.#placement === undefined) return block;
-    const share = (a: Float32Array): Float32Array => {
+  #resident(block: KvBlock): ResidentDocument {
+    const shared = this.#placement !== undefined;
+    const half = this.#slotType === "float16";
+    if (!shared && !half) return block;
+    const convert = (a: Float32Array): Float32Array | Uint16Array => {
+      if (half) {
+        const out = new Uint16Array(shared ? new SharedArrayBuffer(a.length * 2) : new ArrayBuffer(a.length * 2));
+        encodeFloat16(a, out);
+        return out;
+      }
       if (a.buffer instanceof SharedArrayBuffer) return a;
       const out = new Float32Array(new SharedArrayBuffer(a.byteLength));
       out.set(a);
       return out;
     };
-    return { ...block, keys: block.keys.map(share), values: block.values.map(share) };
+    return { numTokens: block.numTokens, keys: block.keys.map(convert), values: block.values.map(convert) };
   }
 
   #enqueue<T>(op: () => T | Promise<T>): Promise<T> {
@@ -363,8 +380,8 @@ export class DecoderSession {
     feeds[IoNames.attentionBias] = new Tensor("float32", computeKvLinkBias(valid.mask, past, capacity, numNew), [1, 1, numNew, capacity + numNew]);
     const keyDims = cache.keyLayout === "dimMajor" ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim];
     for (let l = 0; l < numLayers; l++) {
-      feeds[IoNames.pastKey(l)] = new Tensor("float32", cache.pastKeys(l), keyDims);
-      feeds[IoNames.pastValue(l)] = new Tensor("float32", cache.pastValues(l), [1, numKvHeads, capacity, headDim]);
+      feeds[IoNames.pastKey(l)] = slotTensor(cache.pastKeys(l), keyDims);
+      feeds[IoNames.pastValue(l)] = slotTensor(cache.pastValues(l), [1, numKvHeads, capacity, headDim]);
     }
     const outputs = await this.#run(feeds);
     const keys: Float32Array[] = [];
@@ -458,6 +475,34 @@ function float32Output(outputs: InferenceSession.OnnxValueMapType, name: string,
  * The kvlink graph's past key layout from the declared shape of past_key_values.0.key: [B,KVH,D,P] (D fixed,
  * P symbolic) is "dimMajor" (decomposed attention); anything else is taken as [B,KVH,P,D], "tokenMajor".
  */
+/** A slot buffer as a past input: fp32, or fp16 raw bits (Node 20 has no Float16Array: ORT takes a Uint16Array). */
+/** A resident document of an fp32-slot runtime (the standard signature's PresentKvCache takes only those). */
+function asFloat32Block(doc: ResidentDocument): KvBlock {
+  const keys = doc.keys.map((a) => (a instanceof Float32Array ? a : invariantFailure("fp16 resident document in an fp32 runtime")));
+  const values = doc.values.map((a) => (a instanceof Float32Array ? a : invariantFailure("fp16 resident document in an fp32 runtime")));
+  return { keys, values, numTokens: doc.numTokens, positions: Int32Array.from({ length: doc.numTokens }, (_, i) => i) };
+}
+
+function invariantFailure(message: string): never {
+  throw new RuntimeError(message);
+}
+
+function slotTensor(data: Float32Array | Uint16Array, dims: number[]): Tensor {
+  return data instanceof Uint16Array ? new Tensor("float16", data, dims) : new Tensor("float32", data, dims);
+}
+
+/** The past inputs' element type: every layer's keys and values must agree, float32 or float16. */
+function detectSlotType(session: InferenceSession, modelPath: string): "float32" | "float16" {
+  const types = new Set(
+    session.inputMetadata.filter((m) => m.name.startsWith("past_key_values.")).map((m) => (m.isTensor ? String(m.type) : "not a tensor")),
+  );
+  const [only] = types;
+  if (types.size === 1 && (only === "float32" || only === "float16")) return only;
+  throw new ModelFormatError(`${modelPath}: past KV inputs must all be float32 or all float16, found [${[...types].join(", ")}]`, {
+    details: { modelPath, types: [...types] },
+  });
+}
+
 function detectKeyLayout(session: InferenceSession, spec: ModelSpec): KeyLayout {
   const meta = session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
   const shape = meta !== undefined && meta.isTensor ? meta.shape : [];

@@ -1,13 +1,23 @@
-import type { KvBlock } from "./Runtime.js";
+import type { SlotArray } from "./LayerPlacement.js";
 
 /**
- * The runtime's resident document caches (fp32 KvBlocks at positions 0..n-1), bounded in bytes, least
+ * A document's KV as the runtime keeps it: per layer [KVH, n, D] at positions 0..n-1, in fp32, or in fp16 bits when
+ * the graph's past inputs are float16 (placing it then copies values as they are and converts keys only to rotate).
+ */
+export interface ResidentDocument {
+  readonly keys: readonly SlotArray[];
+  readonly values: readonly SlotArray[];
+  readonly numTokens: number;
+}
+
+/**
+ * The runtime's resident document caches (ResidentDocument: fp32, or fp16 for float16-past graphs), bounded in bytes, least
  * recently used evicted first. They live next to the sequences, so linking a document into a prompt copies
  * it once, straight into the sequence's KV slots, instead of crossing the worker boundary per query.
  */
 export class DocumentKvLru {
   readonly #maxBytes: number;
-  readonly #entries = new Map<string, { block: KvBlock; bytes: number }>();
+  readonly #entries = new Map<string, { block: ResidentDocument; bytes: number }>();
   #bytes = 0;
 
   constructor(maxBytes: number) {
@@ -26,7 +36,7 @@ export class DocumentKvLru {
   }
 
   /** The block, marked most recently used; undefined on a miss. */
-  get(key: string): KvBlock | undefined {
+  get(key: string): ResidentDocument | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     this.#entries.delete(key);
@@ -34,7 +44,7 @@ export class DocumentKvLru {
     return entry.block;
   }
 
-  put(key: string, block: KvBlock): void {
+  put(key: string, block: ResidentDocument): void {
     const bytes = block.keys.reduce((s, a) => s + a.byteLength, 0) + block.values.reduce((s, a) => s + a.byteLength, 0);
     this.delete(key);
     this.#entries.set(key, { block, bytes });

@@ -30,8 +30,14 @@ export class Float32Pool {
     return buf.length === length ? buf : buf.subarray(0, length);
   }
 
-  /** Returns a buffer (or a view from take()) for reuse; the smallest ones are dropped past the byte cap. */
-  give(view: Float32Array): void {
+  /** A buffer of `length` fp16 values (raw bits), from the same pool: a view of take(⌈length / 2⌉)'s memory. */
+  takeHalf(length: number): Uint16Array {
+    const f = this.take(Math.ceil(length / 2));
+    return new Uint16Array(f.buffer, f.byteOffset, length);
+  }
+
+  /** Returns a buffer (or a view from take()/takeHalf()) for reuse; the smallest ones are dropped past the byte cap. */
+  give(view: Float32Array | Uint16Array): void {
     if (view.length === 0) return;
     const buf = new Float32Array(view.buffer, 0, view.buffer.byteLength / 4);
     this.#free.push(buf);

@@ -1,7 +1,9 @@
 import type { Float32Pool } from "./Float32Pool.js";
 import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "../rope/rotateKeysInto.js";
-import { placeLayer, type KeyLayout, type LayerPlacement } from "./LayerPlacement.js";
+import { decodeFloat16 } from "../store/codec/float16.js";
+import { placeLayer, type KeyLayout, type LayerPlacement, type SlotArray } from "./LayerPlacement.js";
 import { invariant } from "../util/invariant.js";
+import type { ResidentDocument } from "./DocumentKvLru.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
 
@@ -20,6 +22,11 @@ export interface HostKvCacheOptions {
   readonly keyLayout?: KeyLayout;
   /** Where slot buffers come from and go back to (reuse across sequences); default: plain allocation. */
   readonly pool?: Float32Pool;
+  /**
+   * Element type of the slots, as the graph's past inputs take them: "float32" (default) or "float16" (raw bits in
+   * Uint16Arrays; token-major keys only). Blocks in and out stay fp32; fp16 slots round what is written.
+   */
+  readonly slotType?: "float32" | "float16";
 }
 
 /**
@@ -37,10 +44,11 @@ export class HostKvCache implements SequenceKv {
   readonly #maxCapacityHint: number;
   readonly #keyLayout: KeyLayout;
   readonly #pool: Float32Pool | undefined;
+  readonly #half: boolean;
   #capacity = 0;
   #length = 0;
-  #keys: Float32Array[];
-  #values: Float32Array[];
+  #keys: SlotArray[];
+  #values: SlotArray[];
   #positions = new Int32Array(0);
 
   /** `options` as a number is the maxCapacityHint (token-major keys). */
@@ -50,8 +58,19 @@ export class HostKvCache implements SequenceKv {
     this.#maxCapacityHint = opts.maxCapacityHint;
     this.#keyLayout = opts.keyLayout ?? "tokenMajor";
     this.#pool = opts.pool;
-    this.#keys = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
-    this.#values = Array.from({ length: geometry.numLayers }, () => new Float32Array(0));
+    this.#half = opts.slotType === "float16";
+    invariant(!this.#half || this.#keyLayout === "tokenMajor", "fp16 slots need token-major keys", { keyLayout: this.#keyLayout });
+    this.#keys = Array.from({ length: geometry.numLayers }, () => this.#allocate(0));
+    this.#values = Array.from({ length: geometry.numLayers }, () => this.#allocate(0));
+  }
+
+  get slotType(): "float32" | "float16" {
+    return this.#half ? "float16" : "float32";
+  }
+
+  #allocate(length: number): SlotArray {
+    if (this.#pool !== undefined && length > 0) return this.#half ? this.#pool.takeHalf(length) : this.#pool.take(length);
+    return this.#half ? new Uint16Array(length) : new Float32Array(length);
   }
 
   get length(): number {
@@ -75,11 +94,11 @@ export class HostKvCache implements SequenceKv {
   }
 
   /** The whole-capacity key buffer of `layer`: [1,KVH,capacity,D] (tokenMajor) or [1,KVH,D,capacity] (dimMajor). */
-  pastKeys(layer: number): Float32Array {
+  pastKeys(layer: number): SlotArray {
     return this.#keys[layer]!;
   }
   /** The whole-capacity value buffer of `layer`, [1,KVH,capacity,D]. */
-  pastValues(layer: number): Float32Array {
+  pastValues(layer: number): SlotArray {
     return this.#values[layer]!;
   }
 
@@ -91,9 +110,9 @@ export class HostKvCache implements SequenceKv {
     const capacity = Math.max(required, Math.min(chunked, this.#maxCapacityHint));
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     // Copies `numRows` rows of `rowLength` filled elements from rows of stride oldStride to rows of newStride.
-    const grow = (old: Float32Array, numRows: number, rowLength: number, oldStride: number, newStride: number): Float32Array => {
-      const next = this.#pool ? this.#pool.take(numRows * newStride) : new Float32Array(numRows * newStride);
-      for (let r = 0; r < numRows; r++) next.set(old.subarray(r * oldStride, r * oldStride + rowLength), r * newStride);
+    const grow = (old: SlotArray, numRows: number, rowLength: number, oldStride: number, newStride: number): SlotArray => {
+      const next = this.#allocate(numRows * newStride);
+      for (let r = 0; r < numRows; r++) copyRow(old, r * oldStride, rowLength, next, r * newStride);
       this.#pool?.give(old);
       return next;
     };
@@ -115,18 +134,13 @@ export class HostKvCache implements SequenceKv {
   /** Writes per-layer [KVH, n, D] arrays into slots length..length+n-1 (growing if needed). */
   append(block: KvBlock): void {
     const n = block.numTokens;
-    this.ensureCapacity(this.#length + n);
-    const { numLayers, numKvHeads, headDim } = this.#geometry;
-    const writeKeys = this.#keyLayout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
-    for (let l = 0; l < numLayers; l++) {
-      writeKeys(block.keys[l]!, n, 0, this.#keys[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
-      rotateKeysInto(block.values[l]!, n, 0, this.#values[l]!, this.#capacity, this.#length, n, numKvHeads, headDim, undefined);
-    }
-    this.#positions.set(block.positions.subarray(0, n), this.#length);
-    this.#length += n;
+    const plan = this.planDocument(block, 0, 0, undefined);
+    for (const layer of plan.layers) placeLayer(layer);
+    plan.commit();
+    this.#positions.set(block.positions.subarray(0, n), this.#length - n);
   }
 
-  appendDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
+  appendDocument(block: ResidentDocument, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
     const plan = this.planDocument(block, start, positionOffset, rotation);
     for (const layer of plan.layers) placeLayer(layer);
     plan.commit();
@@ -137,7 +151,7 @@ export class HostKvCache implements SequenceKv {
    * slots and returns each layer's work; after every layer has been placed, commit() makes the slots part of the
    * sequence. Nothing else may touch this cache in between.
    */
-  planDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): { layers: LayerPlacement[]; commit: () => void } {
+  planDocument(block: ResidentDocument, start: number, positionOffset: number, rotation: DeltaRotation | undefined): { layers: LayerPlacement[]; commit: () => void } {
     const n = block.numTokens - start;
     invariant(n >= 0, "document start beyond its tokens", { start, numTokens: block.numTokens });
     this.ensureCapacity(this.#length + n);
@@ -173,8 +187,8 @@ export class HostKvCache implements SequenceKv {
   /** Hands the slot buffers back to the pool; the cache is empty afterwards. */
   release(): void {
     for (const a of [...this.#keys, ...this.#values]) this.#pool?.give(a);
-    this.#keys = this.#keys.map(() => new Float32Array(0));
-    this.#values = this.#values.map(() => new Float32Array(0));
+    this.#keys = this.#keys.map(() => this.#allocate(0));
+    this.#values = this.#values.map(() => this.#allocate(0));
     this.#capacity = 0;
     this.#length = 0;
   }
@@ -184,15 +198,12 @@ export class HostKvCache implements SequenceKv {
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     const n = end - start;
     const cap = this.#capacity;
-    const copyTokenMajor = (src: Float32Array): Float32Array => {
+    const copyTokenMajor = (src: SlotArray): Float32Array => {
       const out = new Float32Array(numKvHeads * n * headDim);
-      for (let h = 0; h < numKvHeads; h++) {
-        const from = (h * cap + start) * headDim;
-        out.set(src.subarray(from, from + n * headDim), h * n * headDim);
-      }
+      for (let h = 0; h < numKvHeads; h++) copyRow(src, (h * cap + start) * headDim, n * headDim, out, h * n * headDim);
       return out;
     };
-    const copyDimMajor = (src: Float32Array): Float32Array => {
+    const copyDimMajor = (src: SlotArray): Float32Array => {
       const out = new Float32Array(numKvHeads * n * headDim);
       for (let h = 0; h < numKvHeads; h++) {
         for (let d = 0; d < headDim; d++) {
@@ -216,4 +227,12 @@ export class HostKvCache implements SequenceKv {
     invariant(length >= 0 && length <= this.#length, "truncate length out of range", { length, current: this.#length });
     this.#length = length;
   }
+}
+
+/** dst[to..to+length) = src[from..from+length), decoding fp16 bits into an fp32 destination (same types: a copy). */
+function copyRow(src: SlotArray, from: number, length: number, dst: SlotArray, to: number): void {
+  const part = src.subarray(from, from + length);
+  if (dst instanceof Float32Array && part instanceof Uint16Array) decodeFloat16(part, dst.subarray(to, to + length));
+  else if (dst instanceof Uint16Array && part instanceof Float32Array) throw new Error("copyRow: fp32 into fp16 slots must go through placeLayer");
+  else (dst as Float32Array).set(part as Float32Array, to);
 }

@@ -1,5 +1,14 @@
 import type { Worker } from "node:worker_threads";
-import { placeKeys, placeLayer, placementFloats, placeValues, type KeyPlacement, type LayerPlacement } from "./LayerPlacement.js";
+import {
+  needsArithmetic,
+  placeKeys,
+  placeLayer,
+  placementFloats,
+  placeValues,
+  type KeyPlacement,
+  type LayerPlacement,
+  type SlotArray,
+} from "./LayerPlacement.js";
 import { siblingModuleUrl, spawnWorker } from "./spawnWorker.js";
 
 /** Below this many floats (keys and values of all layers) a document is placed on the calling thread alone. */
@@ -36,6 +45,7 @@ export class PlacementPool {
   readonly #pending = new Map<number, { resolve: () => void; reject: (error: Error) => void; helper: Worker }>();
   readonly #started: Promise<void>;
   #staging = new Float32Array(new SharedArrayBuffer(0));
+  #staging16 = new Uint16Array(new SharedArrayBuffer(0));
   #nextId = 1;
   #broken = false;
 
@@ -104,28 +114,53 @@ export class PlacementPool {
   async run(layers: readonly LayerPlacement[]): Promise<void> {
     const total = layers.reduce((s, p) => s + placementFloats(p), 0);
     const helpers = this.#broken ? [] : [...this.#ready];
-    const shared = layers.every((p) => p.srcKeys.buffer instanceof SharedArrayBuffer);
+    const shared = layers.every((p) => p.srcKeys.buffer instanceof SharedArrayBuffer && p.srcValues.buffer instanceof SharedArrayBuffer);
     if (helpers.length === 0 || total < MIN_PARALLEL_FLOATS || !shared) {
       for (const layer of layers) placeLayer(layer);
       return;
     }
-    // Each layer's keys go to their own token-major [KVH][count][D] region of the staging buffer.
-    const sizes = layers.map((p) => p.numHeads * p.count * p.headDim);
-    const staging = this.#stagingOf(sizes.reduce((a, b) => a + b, 0));
+    // Each staged array gets its own token-major [KVH][count][D] region of a shared staging buffer: every layer's
+    // keys (rotated there by the helpers), and values too where they need fp16 rounding (fp32 documents into fp16
+    // slots); values that are a plain copy this thread writes itself meanwhile.
+    const half = layers[0]!.dstKeys instanceof Uint16Array;
+    const work: { layer: number; kind: "keys" | "values"; size: number }[] = [];
+    const copiedValues: LayerPlacement[] = [];
+    for (const [i, p] of layers.entries()) {
+      const size = p.numHeads * p.count * p.headDim;
+      work.push({ layer: i, kind: "keys", size });
+      if (needsArithmetic(p.srcValues, p.dstValues, undefined)) work.push({ layer: i, kind: "values", size });
+      else copiedValues.push(p);
+    }
+    const staging = this.#stagingOf(work.reduce((a, w) => a + w.size, 0), half);
     let offset = 0;
-    const staged = layers.map((p, i): KeyPlacement => {
-      const region = staging.subarray(offset, offset + sizes[i]!);
-      offset += sizes[i]!;
-      // Only the key fields: a message clones what it holds, and the slots are not shared (they would be copied).
-      const { srcKeys, srcTokens, srcStart, count, numHeads, headDim, rotation } = p;
-      return { srcKeys, srcTokens, srcStart, count, numHeads, headDim, rotation, dstKeys: region, dstCapacity: count, dstStart: 0, keyLayout: "tokenMajor" };
+    const staged = work.map((w): KeyPlacement => {
+      const region = staging.subarray(offset, offset + w.size);
+      offset += w.size;
+      const p = layers[w.layer]!;
+      // Only these fields: a message clones what it holds, and the slots are not shared (they would be copied).
+      const { srcTokens, srcStart, count, numHeads, headDim } = p;
+      const src = w.kind === "keys" ? p.srcKeys : p.srcValues;
+      const rotation = w.kind === "keys" ? p.rotation : undefined;
+      return { srcKeys: src, srcTokens, srcStart, count, numHeads, headDim, rotation, dstKeys: region, dstCapacity: count, dstStart: 0, keyLayout: "tokenMajor" };
     });
-    const groups = splitEvenly(staged.map((_, i) => i), sizes, helpers.length);
+    // With fp32 slots this thread copies the values meanwhile; with fp16 slots (values: a copy of half the bytes,
+    // or staged) it also takes a share of the work itself, written straight into the slots (no staging copy).
+    const groups = splitEvenly(
+      work.map((_, i) => i),
+      work.map((w) => w.size),
+      half ? helpers.length + 1 : helpers.length,
+    );
+    const mine = half ? groups.shift()! : [];
     const shares = groups.map((group, h) => ({
       group,
       done: group.length === 0 ? Promise.resolve() : this.#send(helpers[h]!, group.map((i) => staged[i]!)),
     }));
-    for (const layer of layers) placeValues(layer);
+    for (const layer of copiedValues) placeValues(layer);
+    for (const i of mine) {
+      const { layer, kind } = work[i]!;
+      if (kind === "keys") placeKeys(layers[layer]!);
+      else placeValues(layers[layer]!);
+    }
     for (const { group, done } of shares) {
       let ok = true;
       try {
@@ -136,9 +171,19 @@ export class PlacementPool {
         ok = false;
       }
       for (const i of group) {
-        const layer = layers[i]!;
-        if (ok) placeKeys({ ...layer, srcKeys: staged[i]!.dstKeys, srcTokens: layer.count, srcStart: 0, rotation: undefined });
-        else placeKeys(layer);
+        const { layer: li, kind } = work[i]!;
+        const layer = layers[li]!;
+        if (!ok) {
+          if (kind === "keys") placeKeys(layer);
+          else placeValues(layer);
+        } else if (kind === "values") {
+          copyStaged(staged[i]!.dstKeys, layer.dstValues, layer);
+        } else if (layer.keyLayout === "tokenMajor") {
+          copyStaged(staged[i]!.dstKeys, layer.dstKeys, layer);
+        } else {
+          // dim-major fp32 keys: the transposing copy of rotateKeysIntoTransposed, without rotation.
+          placeKeys({ ...layer, srcKeys: staged[i]!.dstKeys as Float32Array, srcTokens: layer.count, srcStart: 0, rotation: undefined });
+        }
       }
     }
   }
@@ -148,9 +193,13 @@ export class PlacementPool {
     await Promise.all(this.#helpers.map((h) => h.terminate()));
   }
 
-  /** The staging buffer, at least `floats` long (grown, never shrunk: one document's keys). */
-  #stagingOf(floats: number): Float32Array {
-    if (this.#staging.length < floats) this.#staging = new Float32Array(new SharedArrayBuffer(floats * 4));
+  /** The staging buffer of the slots' type, at least `length` long (grown, never shrunk: one document's KV). */
+  #stagingOf(length: number, half: boolean): Float32Array | Uint16Array {
+    if (half) {
+      if (this.#staging16.length < length) this.#staging16 = new Uint16Array(new SharedArrayBuffer(length * 2));
+      return this.#staging16;
+    }
+    if (this.#staging.length < length) this.#staging = new Float32Array(new SharedArrayBuffer(length * 4));
     return this.#staging;
   }
 
@@ -181,6 +230,18 @@ export class PlacementPool {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
+  }
+}
+
+/** A staged token-major [KVH][count][D] region into token-major slots: one copy per head (same element type). */
+function copyStaged(region: SlotArray, dst: SlotArray, p: LayerPlacement): void {
+  const n = p.count * p.headDim;
+  for (let h = 0; h < p.numHeads; h++) {
+    const from = region.subarray(h * n, (h + 1) * n);
+    const to = (h * p.dstCapacity + p.dstStart) * p.headDim;
+    if (dst instanceof Uint16Array && from instanceof Uint16Array) dst.set(from, to);
+    else if (dst instanceof Float32Array && from instanceof Float32Array) dst.set(from, to);
+    else throw new Error("copyStaged: staging and slots differ in element type");
   }
 }
 

@@ -66,4 +66,28 @@ describe("runtime: document placement on helper threads (placementThreads)", fun
       assert.deepEqual(got.logits, expected.logits);
     }
   });
+
+  it("does the same for a float16-past graph (fp16 resident documents, fp16 slots)", async () => {
+    const model = await dir.write("placement-f16", {
+      signature: "kvlink",
+      layers: 4,
+      hidden: 256,
+      heads: 4,
+      kvHeads: 4,
+      maxPositionEmbeddings: 2048,
+      pastKvType: "float16",
+    });
+    const spec = model.spec;
+    const docs = [documentBlock(spec, 600, 3), documentBlock(spec, 700, 4)];
+    const base = { modelPath: model.paths.onnxModel, spec, numThreads: 1 };
+    await using alone = await InProcessRuntime.create({ ...base, placementThreads: 1 });
+    await using helped = await RuntimeClient.create({ ...base, placementThreads: 3 });
+    const expected = await linkedRun(alone, docs);
+    const got = await linkedRun(helped, docs);
+    for (let l = 0; l < spec.numLayers; l++) {
+      assert.deepEqual(got.kv.keys[l], expected.kv.keys[l], `keys of layer ${l}`);
+      assert.deepEqual(got.kv.values[l], expected.kv.values[l], `values of layer ${l}`);
+    }
+    assert.deepEqual(got.logits, expected.logits);
+  });
 });

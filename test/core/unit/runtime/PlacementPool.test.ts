@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { deltaRotation } from "../../../../packages/core/src/rope/rotateKeysInto.js";
 import { HostKvCache, type KeyLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
 import { PlacementPool } from "../../../../packages/core/src/runtime/PlacementPool.js";
+import type { ResidentDocument } from "../../../../packages/core/src/runtime/DocumentKvLru.js";
 import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
+import { decodeFloat16, encodeFloat16 } from "../../../../packages/core/src/store/codec/float16.js";
 
 // Large enough for the pool to split the work (it places documents under 2^20 floats on the caller alone).
 const geometry = { numLayers: 4, numKvHeads: 4, headDim: 64 };
@@ -25,9 +27,14 @@ function documentBlock(n: number, seed: number, shared: boolean): KvBlock {
 }
 
 /** Places the documents one after another (each rotated to its offset) and returns the cache. */
-async function placeAll(keyLayout: KeyLayout, docs: readonly KvBlock[], pool: PlacementPool | undefined): Promise<HostKvCache> {
+async function placeAll(
+  keyLayout: KeyLayout,
+  docs: readonly ResidentDocument[],
+  pool: PlacementPool | undefined,
+  slotType: "float32" | "float16" = "float32",
+): Promise<HostKvCache> {
   const total = docs.reduce((s, d) => s + d.numTokens, 0);
-  const cache = new HostKvCache(geometry, { maxCapacityHint: 1 << 16, keyLayout });
+  const cache = new HostKvCache(geometry, { maxCapacityHint: 1 << 16, keyLayout, slotType });
   cache.ensureCapacity(total + 7);
   let offset = 3;
   for (const doc of docs) {
@@ -74,6 +81,33 @@ describe("PlacementPool: placing document caches on helper threads", function ()
       assertSameSlots(await placeAll(keyLayout, docs, pool), await placeAll(keyLayout, docs, undefined));
     });
   }
+
+  it("places shared documents into fp16 slots exactly as the calling thread alone does (keys and values rounded by the helpers)", async () => {
+    const docs = [documentBlock(1100, 6, true), documentBlock(700, 7, true)];
+    const helped = await placeAll("tokenMajor", docs, pool, "float16");
+    assert.ok(helped.pastValues(0) instanceof Uint16Array);
+    assertSameSlots(helped, await placeAll("tokenMajor", docs, undefined, "float16"));
+  });
+
+  it("places fp16 resident documents into fp16 slots exactly as the calling thread alone does (values copied, keys rotated)", async () => {
+    const toHalf = (doc: KvBlock): ResidentDocument => {
+      const half = (a: Float32Array): Uint16Array => {
+        const bits = new Uint16Array(new SharedArrayBuffer(a.length * 2));
+        encodeFloat16(a, bits);
+        return bits;
+      };
+      return { numTokens: doc.numTokens, keys: doc.keys.map(half), values: doc.values.map(half) };
+    };
+    const docs = [toHalf(documentBlock(1100, 8, true)), toHalf(documentBlock(600, 9, true))];
+    const helped = await placeAll("tokenMajor", docs, pool, "float16");
+    const alone = await placeAll("tokenMajor", docs, undefined, "float16");
+    assertSameSlots(helped, alone);
+    // Values of fp16 documents are copied bit for bit.
+    const value = alone.read(0, 4).values[0]!;
+    const expected = new Float32Array(4 * geometry.headDim);
+    decodeFloat16((docs[0]!.values[0] as Uint16Array).subarray(geometry.headDim, 5 * geometry.headDim), expected);
+    assert.deepEqual(value.subarray(0, 4 * geometry.headDim), expected);
+  });
 
   it("places unshared and small documents on the calling thread, with the same result", async () => {
     const docs = [documentBlock(1100, 3, false), documentBlock(20, 4, true)];

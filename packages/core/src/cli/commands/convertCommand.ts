@@ -13,6 +13,7 @@ interface ConvertFlags {
   quant: "q4" | "fp32";
   lora?: string;
   mergeLora?: boolean;
+  pastKv: "fp32" | "fp16";
   json?: boolean;
 }
 
@@ -26,6 +27,12 @@ export function convertCommand(): Command {
     .option("--quant <q>", "weights: q4 (4-bit MatMulNBits) | fp32", parseChoice(["q4", "fp32"] as const), "q4")
     .option("--lora <adapter.safetensors>", "convert with a PEFT-style LoRA adapter (branches beside the weights; a KVLink adapter also brings its link tokens)")
     .option("--merge-lora", "fold the adapter into the weights (4-bit ones re-quantized) instead of exact branches beside them")
+    .option(
+      "--past-kv <type>",
+      "past KV inputs: fp32 | fp16 (half the bytes a CUDA run uploads per step; attention still in fp32; kvlink signature)",
+      parseChoice(["fp32", "fp16"] as const),
+      "fp32",
+    )
     .option("--json", "print one JSON object {model_dir, onnx, signature, quant, seconds}")
     .action(async (input: string, out: string, flags: ConvertFlags, command: Command) => {
       const logger = createCliLogger(isVerbose(command));
@@ -43,6 +50,7 @@ export function convertCommand(): Command {
           logger,
           ...(flags.lora !== undefined && { adapter: resolve(flags.lora) }),
           ...(flags.mergeLora === true && { mergeLora: true }),
+          ...(flags.pastKv === "fp16" && { graph: { pastKvType: "float16" } }),
         });
         onnxPath = paths.onnxModel;
       } finally {

@@ -16,6 +16,7 @@ interface TinyModelFlags {
   maxPositions: number;
   linkTokens: number;
   slots: number;
+  pastKv: "fp32" | "fp16";
 }
 
 /** `kvlink tiny-model <dir>`: writes a deterministic random tiny model folder (tests, demos). */
@@ -35,6 +36,7 @@ export function tinyModelCommand(): Command {
     .option("--max-positions <n>", "max_position_embeddings", parseInteger, 1024)
     .option("--link-tokens <n>", "KVLink link tokens per document slot", parseInteger, 2)
     .option("--slots <n>", "document slots (most documents per prompt) listed in kvlink.json", parseInteger, 8)
+    .option("--past-kv <type>", "past KV inputs: fp32 | fp16 (see kvlink convert --past-kv)", parseChoice(["fp32", "fp16"] as const), "fp32")
     .action(async (dir: string, flags: TinyModelFlags) => {
       const model = await writeTinyModel(resolve(dir), {
         layers: flags.layers,
@@ -49,6 +51,7 @@ export function tinyModelCommand(): Command {
         maxPositionEmbeddings: flags.maxPositions,
         numLinkTokens: flags.linkTokens,
         numSlots: flags.slots,
+        pastKvType: flags.pastKv === "fp16" ? "float16" : "float32",
       });
       const s = model.spec;
       process.stdout.write(
