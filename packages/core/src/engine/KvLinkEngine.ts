@@ -55,7 +55,7 @@ export const EngineOptionsSchema = z.strictObject({
   documentCacheBytes: z.number().int().positive().default(2 * 1024 ** 3),
   /**
    * Threads that copy and re-rotate document caches into a prompt's KV slots (helper threads beside the inference
-   * worker, on shared memory); default min(cores, 8) on 4 cores or more, else 1 (the inference worker alone).
+   * worker, on shared memory); default min(cores, 8); 1 = the inference worker alone.
    */
   placementThreads: z.number().int().positive().optional(),
   /** KVLINK_HOME for the default model. */

@@ -45,14 +45,13 @@ export interface DecoderSessionOptions {
 }
 
 /**
- * Default of DecoderSessionOptions.placementThreads: min(cores, 8) on 4 cores or more, else 1. On 2 cores one helper
- * placed 10 × 512 documents no faster than the inference thread alone (111 vs 115 ms, SmolLM2-135M, AMD EPYC):
- * the staged keys cost a copy the helper's rotation only just repays. Past 8 threads memory bandwidth, not
- * arithmetic, bounds it.
+ * Default of DecoderSessionOptions.placementThreads: min(cores, 8). Measured placing 10 × 512 documents: on 2 cores
+ * (AMD EPYC, SmolLM2-135M, idle, runs interleaved) one helper took 93 vs 104 ms and 107 vs 129 ms (medians of 7);
+ * on 16 cores (H200 host, Xeon, 1B-shaped) 8 threads took 84 vs 286 ms, and 508 vs 1,834 ms at 32 × 1024. Past 8
+ * threads the copies this thread keeps, not the arithmetic, bound it.
  */
 export function defaultPlacementThreads(): number {
-  const cores = availableParallelism();
-  return cores >= 4 ? Math.min(cores, 8) : 1;
+  return Math.min(availableParallelism(), 8);
 }
 
 /**

@@ -61,79 +61,42 @@ function write(src: SlotArray, dst: SlotArray, g: Geometry, rotation: DeltaRotat
     return;
   }
   if (g.keyLayout !== "tokenMajor" || !(dst instanceof Uint16Array)) throw new Error("fp16 KV goes into token-major fp16 slots only");
-  if (src instanceof Float32Array) {
-    writeHalf(src, srcTokens, srcStart, dst, dstCapacity, dstStart, count, numHeads, headDim, rotation);
-    return;
-  }
+  // fp16 slots, a head at a time: decode (fp16 documents), rotate in fp32 as rotateKeysInto does, encode. Whole
+  // heads keep the per-call cost (typed-array views) off the per-token path.
+  const n = count * headDim;
   for (let h = 0; h < numHeads; h++) {
     const srcBase = (h * srcTokens + srcStart) * headDim;
-    const dstBase = (h * dstCapacity + dstStart) * headDim;
-    if (rotation === undefined) {
-      dst.set(src.subarray(srcBase, srcBase + count * headDim), dstBase);
+    const out = dst.subarray((h * dstCapacity + dstStart) * headDim, (h * dstCapacity + dstStart) * headDim + n);
+    if (src instanceof Uint16Array && rotation === undefined) {
+      out.set(src.subarray(srcBase, srcBase + n));
       continue;
     }
-    // fp16 in and out: decode a token's row, rotate it in fp32 (as rotateKeysInto does), encode it.
-    const row = rowScratch(headDim);
-    const rotated = rowScratch2(headDim);
-    for (let t = 0; t < count; t++) {
-      const s = srcBase + t * headDim;
-      decodeFloat16(src.subarray(s, s + headDim), row);
-      rotateKeysInto(row, 1, 0, rotated, 1, 0, 1, 1, headDim, rotation);
-      const d = dstBase + t * headDim;
-      encodeFloat16(rotated, dst.subarray(d, d + headDim));
+    let row: Float32Array;
+    if (src instanceof Uint16Array) {
+      row = scratchA(n);
+      decodeFloat16(src.subarray(srcBase, srcBase + n), row);
+    } else {
+      row = src.subarray(srcBase, srcBase + n);
     }
+    if (rotation !== undefined) {
+      const rotated = scratchB(n);
+      rotateKeysInto(row, count, 0, rotated, count, 0, count, 1, headDim, rotation);
+      row = rotated;
+    }
+    encodeFloat16(row, out);
   }
 }
 
-/** rotateKeysInto into fp16 slots (token-major): the same fp32 arithmetic, each result rounded to fp16 bits. */
-function writeHalf(
-  src: Float32Array,
-  srcTokens: number,
-  srcStart: number,
-  dst: Uint16Array,
-  dstCapacity: number,
-  dstStart: number,
-  count: number,
-  numHeads: number,
-  headDim: number,
-  rotation: DeltaRotation | undefined,
-): void {
-  for (let h = 0; h < numHeads; h++) {
-    const srcBase = (h * srcTokens + srcStart) * headDim;
-    const dstBase = (h * dstCapacity + dstStart) * headDim;
-    if (rotation === undefined) {
-      encodeFloat16(src.subarray(srcBase, srcBase + count * headDim), dst.subarray(dstBase, dstBase + count * headDim));
-      continue;
-    }
-    // Rotate a token into an fp32 row (the fp32 path's rounding), then encode the row: faster than one call per value.
-    const { cos, sin, half } = rotation;
-    const rotaryDim = 2 * half;
-    const row = rowScratch(headDim);
-    for (let t = 0; t < count; t++) {
-      const s = srcBase + t * headDim;
-      const d = dstBase + t * headDim;
-      for (let i = 0; i < half; i++) {
-        const x1 = src[s + i]!;
-        const x2 = src[s + i + half]!;
-        row[i] = x1 * cos[i]! - x2 * sin[i]!;
-        row[i + half] = x2 * cos[i]! + x1 * sin[i]!;
-      }
-      for (let i = rotaryDim; i < headDim; i++) row[i] = src[s + i]!;
-      encodeFloat16(row, dst.subarray(d, d + headDim));
-    }
-  }
+let bufferA = new Float32Array(0);
+let bufferB = new Float32Array(0);
+/** Reusable fp32 scratch of at least `length` (this thread's; placement never interleaves on one thread). */
+function scratchA(length: number): Float32Array {
+  if (bufferA.length < length) bufferA = new Float32Array(length);
+  return bufferA.subarray(0, length);
 }
-
-let scratch = new Float32Array(0);
-let scratch2 = new Float32Array(0);
-/** Reusable fp32 rows of `length` (this thread's; placement never interleaves on one thread). */
-function rowScratch(length: number): Float32Array {
-  if (scratch.length !== length) scratch = new Float32Array(length);
-  return scratch;
-}
-function rowScratch2(length: number): Float32Array {
-  if (scratch2.length !== length) scratch2 = new Float32Array(length);
-  return scratch2;
+function scratchB(length: number): Float32Array {
+  if (bufferB.length < length) bufferB = new Float32Array(length);
+  return bufferB.subarray(0, length);
 }
 
 export function placeLayer(p: LayerPlacement): void {

@@ -33,10 +33,10 @@ export interface PlacementReply {
  * ("Invalid argument" in run()), so the slots ORT reads cannot be shared with other threads. The work is split
  * where that allows: helpers rotate the keys out of the resident documents (SharedArrayBuffers) into a shared
  * staging buffer while this thread copies the values into the slots; then this thread copies the staged keys in
- * (one memcpy per head). The arithmetic runs in parallel and only copies stay on one thread, which pays on a
- * host with cores to spare, not on 2 (one helper there does no better than the caller alone: see
- * defaultPlacementThreads). Small documents, unshared sources and a failed helper fall back to the calling
- * thread, which then does that share itself (placement is idempotent).
+ * (one memcpy per head). With fp16 slots the helpers also round values that arrive in fp32, and this thread
+ * takes a share of the arithmetic too. The arithmetic runs in parallel and only copies stay on one thread
+ * (figures at defaultPlacementThreads). Small documents, unshared sources and a failed helper fall back to the
+ * calling thread, which then does that share itself (placement is idempotent).
  */
 export class PlacementPool {
   readonly #helpers: Worker[];

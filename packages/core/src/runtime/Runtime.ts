@@ -23,7 +23,7 @@ export interface RuntimeOptions {
   readonly logger?: Logger;
   /** Bytes of resident document caches (putDocument), least recently used evicted. Default 2 GiB. */
   readonly documentCacheBytes?: number;
-  /** Threads that place document caches into a prompt's slots (PlacementPool); default min(cores, 8) on 4+ cores, else 1. */
+  /** Threads that place document caches into a prompt's slots (PlacementPool); default min(cores, 8). */
   readonly placementThreads?: number;
 }
 
