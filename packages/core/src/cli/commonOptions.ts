@@ -8,6 +8,7 @@ import { parseChoice, parseInteger, parseNumber } from "./parseOptions.js";
 export interface ModelFlags {
   model?: string;
   threads?: number;
+  placementThreads?: number;
   executionProvider: string;
   deviceId?: number;
   /** false after --no-tf32. */
@@ -40,11 +41,12 @@ export const DEFAULT_NAMESPACE = "default";
 /** Token budget of one document when files are cut into documents (precompute and ask agree, so keys match). */
 export const DEFAULT_MAX_DOC_TOKENS = 512;
 
-/** --model, --threads, --adapter, --execution-provider, --device-id, --no-tf32. */
+/** --model, --threads, --placement-threads, --adapter, --execution-provider, --device-id, --no-tf32. */
 export function addModelOptions(command: Command): Command {
   command
     .option("--model <model>", "a preset (kvlink models), a model folder or a .gguf file (default: smollm2-135m-instruct, set up on first use)")
-    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger);
+    .option("--threads <n>", "ONNX Runtime intra-op threads", parseInteger)
+    .option("--placement-threads <n>", "threads that place cached documents into a prompt (default min(cores, 8); 1 = none beside inference)", parseInteger);
   return addExecutionProviderOptions(addAdapterOption(command));
 }
 

@@ -31,6 +31,7 @@ export async function openEngine(
     ...(flags.tf32 === false ? { tf32: false } : {}),
     adapter: flags.adapter,
     ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
+    ...(flags.placementThreads !== undefined ? { placementThreads: flags.placementThreads } : {}),
     ...(flags.mode !== undefined ? { mode: flags.mode } : {}),
     ...(storeUrl !== undefined ? { storeUrl, namespace: flags.namespace ?? "default" } : {}),
     ...(storeUrl !== undefined && storeSecretFromEnv() !== undefined ? { storeSecret: storeSecretFromEnv()! } : {}),

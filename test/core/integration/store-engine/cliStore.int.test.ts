@@ -160,6 +160,15 @@ describe("kvlink CLI with a document-cache store (ask, precompute, cache)", func
     assert.equal(streamed.stdout, `${a["answer"] as string}\n`);
   });
 
+  it("--placement-threads: 2 threads answer as 1 does; 0 is refused as a config error", async () => {
+    const one = parseJsonLine(ok(await ask("memory://", ["--placement-threads", "1"])));
+    const two = parseJsonLine(ok(await ask("memory://", ["--placement-threads", "2"])));
+    assert.equal(two["answer"], one["answer"]);
+    const zero = await ask("memory://", ["--placement-threads", "0"]);
+    assert.equal(zero.code, 1);
+    assert.match(zero.stderr, /placementThreads/);
+  });
+
   it("rejects an unknown store URL with a ConfigError exit", async () => {
     const run = await ask("ftp://example");
     assert.equal(run.code, 1);
