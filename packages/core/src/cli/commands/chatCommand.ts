@@ -40,6 +40,8 @@ export function chatCommand(): Command {
         ...documentFreeAdapterScale(flags),
         logger,
         ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
+        // Plain generation places no documents: no placement helper threads.
+        placementThreads: 1,
       });
       if (model.tokenizer.chatTemplate === undefined) throw new ConfigError(`the model in ${modelDir} has no chat template; use \`kvlink generate --raw\``);
       const interactive = process.stdin.isTTY === true;

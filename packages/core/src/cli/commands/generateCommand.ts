@@ -56,6 +56,8 @@ export function generateCommand(): Command {
           ...documentFreeAdapterScale(flags),
           logger,
           ...(flags.threads !== undefined ? { numThreads: flags.threads } : {}),
+          // Plain generation places no documents: no placement helper threads.
+          placementThreads: 1,
         });
         const useTemplate = flags.raw !== true && model.tokenizer.chatTemplate !== undefined;
         const messages = [...(flags.system !== undefined ? [{ role: "system", content: flags.system }] : []), { role: "user", content: flags.prompt }];
