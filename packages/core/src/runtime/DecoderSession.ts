@@ -151,10 +151,11 @@ export class DecoderSession {
         placementThreads: placesDocuments ? placementThreads : 1,
       };
       const keyLayout = signature === "kvlink" ? detectKeyLayout(session, options.spec) : "tokenMajor";
-      const placement = placesDocuments ? PlacementPool.create(placementThreads) : undefined;
-      // Helpers start in tens of milliseconds, far less than loading the graph; waiting makes the first prompt use them.
-      await placement?.whenStarted();
       const slotType = signature === "kvlink" ? detectSlotType(session, options.modelPath) : "float32";
+      // Last, so no error leaves helpers behind. They start in tens of milliseconds, far less than loading the graph;
+      // waiting makes the first prompt use them.
+      const placement = placesDocuments ? PlacementPool.create(placementThreads) : undefined;
+      await placement?.whenStarted();
       return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, keyLayout, slotType, placement);
     } catch (error) {
       await session.release();
@@ -470,22 +471,16 @@ function float32Output(outputs: InferenceSession.OnnxValueMapType, name: string,
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
 }
 
-/**
- * The kvlink graph's past key layout from the declared shape of past_key_values.0.key: [B,KVH,D,P] (D fixed,
- * P symbolic) is "dimMajor" (decomposed attention); anything else is taken as [B,KVH,P,D], "tokenMajor".
- */
-/** A slot buffer as a past input: fp32, or fp16 raw bits (Node 20 has no Float16Array: ORT takes a Uint16Array). */
 /** A resident document of an fp32-slot runtime (the standard signature's PresentKvCache takes only those). */
 function asFloat32Block(doc: ResidentDocument): KvBlock {
-  const keys = doc.keys.map((a) => (a instanceof Float32Array ? a : invariantFailure("fp16 resident document in an fp32 runtime")));
-  const values = doc.values.map((a) => (a instanceof Float32Array ? a : invariantFailure("fp16 resident document in an fp32 runtime")));
-  return { keys, values, numTokens: doc.numTokens, positions: Int32Array.from({ length: doc.numTokens }, (_, i) => i) };
+  const f32 = (a: Float32Array | Uint16Array): Float32Array => {
+    invariant(a instanceof Float32Array, "an fp16 resident document in an fp32 runtime");
+    return a;
+  };
+  return { keys: doc.keys.map(f32), values: doc.values.map(f32), numTokens: doc.numTokens, positions: Int32Array.from({ length: doc.numTokens }, (_, i) => i) };
 }
 
-function invariantFailure(message: string): never {
-  throw new RuntimeError(message);
-}
-
+/** A slot buffer as a past input: fp32, or fp16 raw bits (Node 20 has no Float16Array: ORT takes a Uint16Array). */
 function slotTensor(data: Float32Array | Uint16Array, dims: number[]): Tensor {
   return data instanceof Uint16Array ? new Tensor("float16", data, dims) : new Tensor("float32", data, dims);
 }
@@ -502,6 +497,10 @@ function detectSlotType(session: InferenceSession, modelPath: string): "float32"
   });
 }
 
+/**
+ * The kvlink graph's past key layout from the declared shape of past_key_values.0.key: [B,KVH,D,P] (D fixed,
+ * P symbolic) is "dimMajor" (decomposed attention); anything else is taken as [B,KVH,P,D], "tokenMajor".
+ */
 function detectKeyLayout(session: InferenceSession, spec: ModelSpec): KeyLayout {
   const meta = session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
   const shape = meta !== undefined && meta.isTensor ? meta.shape : [];
