@@ -27,7 +27,7 @@ import type {
   SequenceId,
   SequenceStatus,
 } from "./Runtime.js";
-import type { KvGeometry } from "./SequenceKv.js";
+import type { DocumentKv, KvGeometry } from "./SequenceKv.js";
 import { validateForwardArgs, validateKvBlock, type ValidForward } from "./validateForwardArgs.js";
 
 export interface DecoderSessionOptions {
@@ -264,7 +264,7 @@ export class DecoderSession {
       } else if (cache instanceof HostKvCache) {
         cache.appendDocument(block, start, offset, rotation);
       } else {
-        cache.appendDocument(asFloat32Block(block), start, offset, rotation);
+        cache.appendDocument(asFloat32Document(block), start, offset, rotation);
       }
       return cache.status();
     });
@@ -472,12 +472,12 @@ function float32Output(outputs: InferenceSession.OnnxValueMapType, name: string,
 }
 
 /** A resident document of an fp32-slot runtime (the standard signature's PresentKvCache takes only those). */
-function asFloat32Block(doc: ResidentDocument): KvBlock {
+function asFloat32Document(doc: ResidentDocument): DocumentKv {
   const f32 = (a: Float32Array | Uint16Array): Float32Array => {
     invariant(a instanceof Float32Array, "an fp16 resident document in an fp32 runtime");
     return a;
   };
-  return { keys: doc.keys.map(f32), values: doc.values.map(f32), numTokens: doc.numTokens, positions: Int32Array.from({ length: doc.numTokens }, (_, i) => i) };
+  return { keys: doc.keys.map(f32), values: doc.values.map(f32), numTokens: doc.numTokens };
 }
 
 /** A slot buffer as a past input: fp32, or fp16 raw bits (Node 20 has no Float16Array: ORT takes a Uint16Array). */

@@ -1,5 +1,5 @@
 import type { Float32Pool } from "./Float32Pool.js";
-import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "../rope/rotateKeysInto.js";
+import type { DeltaRotation } from "../rope/rotateKeysInto.js";
 import { decodeFloat16 } from "../store/codec/float16.js";
 import { placeLayer, type KeyLayout, type LayerPlacement, type SlotArray } from "./LayerPlacement.js";
 import { invariant } from "../util/invariant.js";
@@ -133,11 +133,9 @@ export class HostKvCache implements SequenceKv {
 
   /** Writes per-layer [KVH, n, D] arrays into slots length..length+n-1 (growing if needed). */
   append(block: KvBlock): void {
-    const n = block.numTokens;
-    const plan = this.planDocument(block, 0, 0, undefined);
+    const plan = this.#plan(block, 0, undefined, (slots, at) => slots.set(block.positions.subarray(0, block.numTokens), at));
     for (const layer of plan.layers) placeLayer(layer);
     plan.commit();
-    this.#positions.set(block.positions.subarray(0, n), this.#length - n);
   }
 
   appendDocument(block: ResidentDocument, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
@@ -152,6 +150,19 @@ export class HostKvCache implements SequenceKv {
    * sequence. Nothing else may touch this cache in between.
    */
   planDocument(block: ResidentDocument, start: number, positionOffset: number, rotation: DeltaRotation | undefined): { layers: LayerPlacement[]; commit: () => void } {
+    const n = block.numTokens - start;
+    return this.#plan(block, start, rotation, (slots, at) => {
+      for (let j = 0; j < n; j++) slots[at + j] = positionOffset + start + j;
+    });
+  }
+
+  /** planDocument, with the slot positions written by `writePositions(positions, firstSlot)` at commit. */
+  #plan(
+    block: ResidentDocument,
+    start: number,
+    rotation: DeltaRotation | undefined,
+    writePositions: (positions: Int32Array, firstSlot: number) => void,
+  ): { layers: LayerPlacement[]; commit: () => void } {
     const n = block.numTokens - start;
     invariant(n >= 0, "document start beyond its tokens", { start, numTokens: block.numTokens });
     this.ensureCapacity(this.#length + n);
@@ -178,7 +189,7 @@ export class HostKvCache implements SequenceKv {
     const capacity = this.#capacity;
     const commit = (): void => {
       invariant(this.#length === dstStart && this.#capacity === capacity, "the cache changed between planDocument and commit", { dstStart, length: this.#length });
-      for (let j = 0; j < n; j++) this.#positions[dstStart + j] = positionOffset + start + j;
+      writePositions(this.#positions, dstStart);
       this.#length = dstStart + n;
     };
     return { layers, commit };

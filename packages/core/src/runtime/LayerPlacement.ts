@@ -39,11 +39,20 @@ export interface LayerPlacement extends KeyPlacement {
 }
 
 export function placeKeys(p: KeyPlacement): void {
-  write(p.srcKeys, p.dstKeys, p, p.rotation);
+  write(p.srcKeys, p.srcTokens, p.srcStart, p.dstKeys, p, p.keyLayout, p.rotation);
 }
 
 export function placeValues(p: LayerPlacement): void {
-  write(p.srcValues, p.dstValues, { ...p, keyLayout: "tokenMajor" }, undefined);
+  write(p.srcValues, p.srcTokens, p.srcStart, p.dstValues, p, "tokenMajor", undefined);
+}
+
+/**
+ * Copies a staged part of `p` (its keys, already rotated, or its values) from a token-major [KVH][count][D] region
+ * into the slots, in the slots' layout (PlacementPool's helpers stage what they computed).
+ */
+export function placeStaged(region: SlotArray, p: LayerPlacement, part: "keys" | "values"): void {
+  if (part === "keys") write(region, p.count, 0, p.dstKeys, p, p.keyLayout, undefined);
+  else write(region, p.count, 0, p.dstValues, p, "tokenMajor", undefined);
 }
 
 /** True when writing `src` into `dst` needs arithmetic (rotation or fp16 rounding), not just a copy. */
@@ -51,16 +60,25 @@ export function needsArithmetic(src: SlotArray, dst: SlotArray, rotation: DeltaR
   return rotation !== undefined || src instanceof Uint16Array !== dst instanceof Uint16Array;
 }
 
-type Geometry = Omit<KeyPlacement, "srcKeys" | "dstKeys" | "rotation">;
+type Destination = Pick<KeyPlacement, "dstCapacity" | "dstStart" | "count" | "numHeads" | "headDim">;
 
-function write(src: SlotArray, dst: SlotArray, g: Geometry, rotation: DeltaRotation | undefined): void {
-  const { srcTokens, srcStart, dstCapacity, dstStart, count, numHeads, headDim } = g;
+/** Tokens [srcStart, srcStart + count) of `src` ([KVH][srcTokens][D]) into slots of `dst` in `layout`, rotated. */
+function write(
+  src: SlotArray,
+  srcTokens: number,
+  srcStart: number,
+  dst: SlotArray,
+  g: Destination,
+  layout: KeyLayout,
+  rotation: DeltaRotation | undefined,
+): void {
+  const { dstCapacity, dstStart, count, numHeads, headDim } = g;
   if (src instanceof Float32Array && dst instanceof Float32Array) {
-    const writeKeys = g.keyLayout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
-    writeKeys(src, srcTokens, srcStart, dst, dstCapacity, dstStart, count, numHeads, headDim, rotation);
+    const writeRows = layout === "dimMajor" ? rotateKeysIntoTransposed : rotateKeysInto;
+    writeRows(src, srcTokens, srcStart, dst, dstCapacity, dstStart, count, numHeads, headDim, rotation);
     return;
   }
-  if (g.keyLayout !== "tokenMajor" || !(dst instanceof Uint16Array)) throw new Error("fp16 KV goes into token-major fp16 slots only");
+  if (layout !== "tokenMajor" || !(dst instanceof Uint16Array)) throw new Error("fp16 KV goes into token-major fp16 slots only");
   // fp16 slots, a head at a time: decode (fp16 documents), rotate in fp32 as rotateKeysInto does, encode. Whole
   // heads keep the per-call cost (typed-array views) off the per-token path.
   const n = count * headDim;
@@ -73,13 +91,13 @@ function write(src: SlotArray, dst: SlotArray, g: Geometry, rotation: DeltaRotat
     }
     let row: Float32Array;
     if (src instanceof Uint16Array) {
-      row = scratchA(n);
+      row = scratch(0, n);
       decodeFloat16(src.subarray(srcBase, srcBase + n), row);
     } else {
       row = src.subarray(srcBase, srcBase + n);
     }
     if (rotation !== undefined) {
-      const rotated = scratchB(n);
+      const rotated = scratch(1, n);
       rotateKeysInto(row, count, 0, rotated, count, 0, count, 1, headDim, rotation);
       row = rotated;
     }
@@ -87,16 +105,11 @@ function write(src: SlotArray, dst: SlotArray, g: Geometry, rotation: DeltaRotat
   }
 }
 
-let bufferA = new Float32Array(0);
-let bufferB = new Float32Array(0);
-/** Reusable fp32 scratch of at least `length` (this thread's; placement never interleaves on one thread). */
-function scratchA(length: number): Float32Array {
-  if (bufferA.length < length) bufferA = new Float32Array(length);
-  return bufferA.subarray(0, length);
-}
-function scratchB(length: number): Float32Array {
-  if (bufferB.length < length) bufferB = new Float32Array(length);
-  return bufferB.subarray(0, length);
+const scratchBuffers = [new Float32Array(0), new Float32Array(0)];
+/** Reusable fp32 scratch `which` (0 or 1) of `length` (this thread's; placement never interleaves on one thread). */
+function scratch(which: 0 | 1, length: number): Float32Array {
+  if (scratchBuffers[which]!.length < length) scratchBuffers[which] = new Float32Array(length);
+  return scratchBuffers[which]!.subarray(0, length);
 }
 
 export function placeLayer(p: LayerPlacement): void {

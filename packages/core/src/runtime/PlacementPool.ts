@@ -4,10 +4,10 @@ import {
   placeKeys,
   placeLayer,
   placementFloats,
+  placeStaged,
   placeValues,
   type KeyPlacement,
   type LayerPlacement,
-  type SlotArray,
 } from "./LayerPlacement.js";
 import { siblingModuleUrl, spawnWorker } from "./spawnWorker.js";
 
@@ -157,12 +157,13 @@ export class PlacementPool {
       group,
       done: group.length === 0 ? Promise.resolve() : this.#send(helpers[h]!, group.map((i) => staged[i]!)),
     }));
-    for (const layer of copiedValues) placeValues(layer);
-    for (const i of mine) {
+    const placeHere = (i: number): void => {
       const { layer, kind } = work[i]!;
       if (kind === "keys") placeKeys(layers[layer]!);
       else placeValues(layers[layer]!);
-    }
+    };
+    for (const layer of copiedValues) placeValues(layer);
+    for (const i of mine) placeHere(i);
     for (const { group, done } of shares) {
       let ok = true;
       try {
@@ -173,19 +174,8 @@ export class PlacementPool {
         ok = false;
       }
       for (const i of group) {
-        const { layer: li, kind } = work[i]!;
-        const layer = layers[li]!;
-        if (!ok) {
-          if (kind === "keys") placeKeys(layer);
-          else placeValues(layer);
-        } else if (kind === "values") {
-          copyStaged(staged[i]!.dstKeys, layer.dstValues, layer);
-        } else if (layer.keyLayout === "tokenMajor") {
-          copyStaged(staged[i]!.dstKeys, layer.dstKeys, layer);
-        } else {
-          // dim-major fp32 keys: the transposing copy of rotateKeysIntoTransposed, without rotation.
-          placeKeys({ ...layer, srcKeys: staged[i]!.dstKeys as Float32Array, srcTokens: layer.count, srcStart: 0, rotation: undefined });
-        }
+        if (ok) placeStaged(staged[i]!.dstKeys, layers[work[i]!.layer]!, work[i]!.kind);
+        else placeHere(i);
       }
     }
   }
@@ -232,18 +222,6 @@ export class PlacementPool {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
-  }
-}
-
-/** A staged token-major [KVH][count][D] region into token-major slots: one copy per head (same element type). */
-function copyStaged(region: SlotArray, dst: SlotArray, p: LayerPlacement): void {
-  const n = p.count * p.headDim;
-  for (let h = 0; h < p.numHeads; h++) {
-    const from = region.subarray(h * n, (h + 1) * n);
-    const to = (h * p.dstCapacity + p.dstStart) * p.headDim;
-    if (dst instanceof Uint16Array && from instanceof Uint16Array) dst.set(from, to);
-    else if (dst instanceof Float32Array && from instanceof Float32Array) dst.set(from, to);
-    else throw new Error("copyStaged: staging and slots differ in element type");
   }
 }
 

@@ -1,7 +1,7 @@
 import { rotateKeysInto, type DeltaRotation } from "../rope/rotateKeysInto.js";
 import { invariant } from "../util/invariant.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
-import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
+import type { DocumentKv, KvGeometry, SequenceKv } from "./SequenceKv.js";
 
 /**
  * KV cache for the standard (Optimum) signature: the graph takes past [1, KVH, P, D] and returns present
@@ -56,7 +56,7 @@ export class PresentKvCache implements SequenceKv {
     this.#appendPositions(newPositions);
   }
 
-  appendDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
+  appendDocument(block: DocumentKv, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void {
     const n = block.numTokens - start;
     const { numLayers, numKvHeads, headDim } = this.#geometry;
     const keys: Float32Array[] = [];

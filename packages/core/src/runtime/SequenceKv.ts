@@ -1,6 +1,9 @@
 import type { DeltaRotation } from "../rope/rotateKeysInto.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 
+/** A document's fp32 KV at positions 0..n-1 (a KvBlock without its positions, which placing assigns). */
+export type DocumentKv = Pick<KvBlock, "keys" | "values" | "numTokens">;
+
 /** The geometry every KV array of one model shares. */
 export interface KvGeometry {
   readonly numLayers: number;
@@ -23,7 +26,7 @@ export interface SequenceKv {
    * Appends tokens [start, n) of a document block (encoded at positions 0..n-1), giving slot positions
    * positionOffset + j and rotating keys by `rotation` on the way (undefined: copied as they are).
    */
-  appendDocument(block: KvBlock, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void;
+  appendDocument(block: DocumentKv, start: number, positionOffset: number, rotation: DeltaRotation | undefined): void;
   /** Copies out slots [start, end) as owned arrays. */
   read(start: number, end: number): KvBlock;
   truncate(length: number): void;

@@ -3,23 +3,15 @@ import { InProcessRuntime } from "../../../../packages/core/src/runtime/InProces
 import { RuntimeClient } from "../../../../packages/core/src/runtime/RuntimeClient.js";
 import type { KvBlock, Runtime } from "../../../../packages/core/src/runtime/Runtime.js";
 import { decodeFloat16, encodeFloat16 } from "../../../../packages/core/src/store/codec/float16.js";
+import type { KvGeometry } from "../../../../packages/core/src/runtime/SequenceKv.js";
+import { syntheticKvBlock } from "../../../support/syntheticKv.js";
 import { maxAbsDiff, TinyModelDir } from "./tinyModels.js";
 
-function pastBlock(spec: { numLayers: number; numKvHeads: number; headDim: number }, n: number, roundToHalf: boolean): KvBlock {
-  const make = (salt: number): Float32Array => {
-    const a = Float32Array.from({ length: spec.numKvHeads * n * spec.headDim }, (_, i) => Math.sin(salt * 2.1 + i * 0.37) * 1.7);
-    if (!roundToHalf) return a;
-    const bits = new Uint16Array(a.length);
-    encodeFloat16(a, bits);
-    decodeFloat16(bits, a);
-    return a;
-  };
-  return {
-    keys: Array.from({ length: spec.numLayers }, (_, l) => make(2 * l)),
-    values: Array.from({ length: spec.numLayers }, (_, l) => make(2 * l + 1)),
-    numTokens: n,
-    positions: Int32Array.from({ length: n }, (_, i) => i),
-  };
+/** A past of n tokens; `roundToHalf` makes every value fp16-representable. */
+function pastBlock(spec: KvGeometry, n: number, roundToHalf: boolean): KvBlock {
+  const block = syntheticKvBlock(spec, n, { seed: 5, scale: 1.7 });
+  if (!roundToHalf) return block;
+  return { ...block, keys: block.keys.map(roundHalf), values: block.values.map(roundHalf) };
 }
 
 async function run(runtime: Runtime, past: KvBlock): Promise<{ logits: Float32Array; fresh: KvBlock }> {

@@ -2,21 +2,13 @@ import assert from "node:assert/strict";
 import { InProcessRuntime } from "../../../../packages/core/src/runtime/InProcessRuntime.js";
 import { RuntimeClient } from "../../../../packages/core/src/runtime/RuntimeClient.js";
 import type { KvBlock, Runtime } from "../../../../packages/core/src/runtime/Runtime.js";
+import type { KvGeometry } from "../../../../packages/core/src/runtime/SequenceKv.js";
+import { syntheticKvBlock } from "../../../support/syntheticKv.js";
 import { TinyModelDir } from "./tinyModels.js";
 
 /** A document-sized block (values don't matter here, only that both runtimes get the same ones). */
-function documentBlock(spec: { numLayers: number; numKvHeads: number; headDim: number }, n: number, seed: number): KvBlock {
-  const make = (salt: number): Float32Array => {
-    const a = new Float32Array(spec.numKvHeads * n * spec.headDim);
-    for (let i = 0; i < a.length; i++) a[i] = 0.5 * Math.sin(seed * 1.7 + salt * 0.9 + i * 0.0031);
-    return a;
-  };
-  return {
-    keys: Array.from({ length: spec.numLayers }, (_, l) => make(2 * l)),
-    values: Array.from({ length: spec.numLayers }, (_, l) => make(2 * l + 1)),
-    numTokens: n,
-    positions: Int32Array.from({ length: n }, (_, i) => i),
-  };
+function documentBlock(spec: KvGeometry, n: number, seed: number): KvBlock {
+  return syntheticKvBlock(spec, n, { seed, scale: 0.5 });
 }
 
 /** Two documents placed (re-rotated to their offsets) after a 3-token prefix, then a forward of fresh tokens. */

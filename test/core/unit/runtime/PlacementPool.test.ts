@@ -5,6 +5,7 @@ import { PlacementPool } from "../../../../packages/core/src/runtime/PlacementPo
 import type { ResidentDocument } from "../../../../packages/core/src/runtime/DocumentKvLru.js";
 import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
 import { decodeFloat16, encodeFloat16 } from "../../../../packages/core/src/store/codec/float16.js";
+import { syntheticKvBlock } from "../../../support/syntheticKv.js";
 
 // Large enough for the pool to split the work (it places documents under 2^20 floats on the caller alone).
 const geometry = { numLayers: 4, numKvHeads: 4, headDim: 64 };
@@ -12,18 +13,7 @@ const invFreq = Float64Array.from({ length: 32 }, (_, i) => Math.pow(10000, -(2 
 
 /** A document block of n tokens with distinct values everywhere; `shared` puts it in SharedArrayBuffers. */
 function documentBlock(n: number, seed: number, shared: boolean): KvBlock {
-  const make = (salt: number): Float32Array => {
-    const size = geometry.numKvHeads * n * geometry.headDim;
-    const a = new Float32Array(shared ? new SharedArrayBuffer(size * 4) : new ArrayBuffer(size * 4));
-    for (let i = 0; i < size; i++) a[i] = Math.sin(seed * 7.1 + salt * 3.3 + i * 0.013);
-    return a;
-  };
-  return {
-    keys: Array.from({ length: geometry.numLayers }, (_, l) => make(2 * l)),
-    values: Array.from({ length: geometry.numLayers }, (_, l) => make(2 * l + 1)),
-    numTokens: n,
-    positions: Int32Array.from({ length: n }, (_, i) => i),
-  };
+  return syntheticKvBlock(geometry, n, { seed, shared });
 }
 
 /** Places the documents one after another (each rotated to its offset) and returns the cache. */
