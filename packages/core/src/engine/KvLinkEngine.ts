@@ -51,7 +51,7 @@ export const EngineOptionsSchema = z.strictObject({
   inProcess: z.boolean().default(false),
   /** Default linking mode of generate(). */
   mode: z.enum(LINK_MODES as [LinkMode, ...LinkMode[]]).default("kvlink"),
-  /** Bytes of document caches the runtime keeps in memory (fp32), least recently used evicted. */
+  /** Bytes of document caches the runtime keeps in memory (fp32; fp16 for float16-past graphs), least recently used evicted. */
   documentCacheBytes: z.number().int().positive().default(2 * 1024 ** 3),
   /**
    * Threads that copy and re-rotate document caches into a prompt's KV slots (helper threads beside the inference

@@ -39,12 +39,15 @@ export interface BuildDecoderGraphOptions {
    * from host memory to the device every step on CUDA (onnxruntime-node cannot keep it there); on the CPU the cast
    * is a pass over the past per step, so fp32 stays the default. New KV outputs stay float32.
    */
-  readonly pastKvType?: "float32" | "float16";
+  readonly pastKvType?: PastKvType;
   /** Initializer bytes above which weights go to external data. Default 1.8e9. */
   readonly externalDataThresholdBytes?: number;
   /** Default "model.onnx_data". */
   readonly externalDataFileName?: string;
 }
+
+/** Element type of a kvlink graph's past KV inputs (BuildDecoderGraphOptions.pastKvType), and so of the host KV slots. */
+export type PastKvType = "float32" | "float16";
 
 /** The attention formulation of a graph (see BuildDecoderGraphOptions.attention). */
 export type AttentionImpl = "onnx" | "decomposed";

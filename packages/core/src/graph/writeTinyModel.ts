@@ -5,7 +5,7 @@ import { writeModelFolder, type KvLinkConfig, type ModelFolderPaths } from "../m
 import type { ModelWeights } from "../model/ModelWeights.js";
 import { tinySpec } from "../model/tinySpec.js";
 import { createTinyTokenizer, TINY_NUM_LINK_TOKENS } from "../tokenizer/createTinyTokenizer.js";
-import { buildDecoderGraph } from "./buildDecoderGraph.js";
+import { buildDecoderGraph, type PastKvType } from "./buildDecoderGraph.js";
 import type { GraphSignature } from "./ioNames.js";
 
 export interface TinyModelOptions {
@@ -36,7 +36,7 @@ export interface TinyModelOptions {
    */
   readonly repeatLayers?: boolean;
   /** Element type of the past KV inputs (BuildDecoderGraphOptions.pastKvType). Default "float32". */
-  readonly pastKvType?: "float32" | "float16";
+  readonly pastKvType?: PastKvType;
 }
 
 export interface TinyModel {

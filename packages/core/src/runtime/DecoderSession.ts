@@ -1,4 +1,5 @@
 import { availableParallelism, totalmem } from "node:os";
+import type { PastKvType } from "../graph/buildDecoderGraph.js";
 import { checkGraphSpecStamp } from "../graph/graphSpecStamp.js";
 import { numInputTokenIds } from "../model/ModelSpec.js";
 import { InferenceSession, Tensor } from "onnxruntime-node";
@@ -90,7 +91,7 @@ export class DecoderSession {
   /** Layout of the kvlink graph's past keys (from the input's declared shape). */
   readonly #keyLayout: KeyLayout;
   /** Element type of the kvlink graph's past inputs (and so of the host KV slots). */
-  readonly #slotType: "float32" | "float16";
+  readonly #slotType: PastKvType;
   #nextSequenceId = 1;
   #queue: Promise<unknown> = Promise.resolve();
   #released = false;
@@ -101,7 +102,7 @@ export class DecoderSession {
     info: RuntimeInfo,
     documentCacheBytes: number,
     keyLayout: KeyLayout,
-    slotType: "float32" | "float16",
+    slotType: PastKvType,
     placement: PlacementPool | undefined,
   ) {
     this.#keyLayout = keyLayout;
@@ -486,7 +487,7 @@ function slotTensor(data: Float32Array | Uint16Array, dims: number[]): Tensor {
 }
 
 /** The past inputs' element type: every layer's keys and values must agree, float32 or float16. */
-function detectSlotType(session: InferenceSession, modelPath: string): "float32" | "float16" {
+function detectSlotType(session: InferenceSession, modelPath: string): PastKvType {
   const types = new Set(
     session.inputMetadata.filter((m) => m.name.startsWith("past_key_values.")).map((m) => (m.isTensor ? String(m.type) : "not a tensor")),
   );

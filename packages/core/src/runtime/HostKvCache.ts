@@ -1,3 +1,4 @@
+import type { PastKvType } from "../graph/buildDecoderGraph.js";
 import type { Float32Pool } from "./Float32Pool.js";
 import type { DeltaRotation } from "../rope/rotateKeysInto.js";
 import { decodeFloat16 } from "../store/codec/float16.js";
@@ -26,7 +27,7 @@ export interface HostKvCacheOptions {
    * Element type of the slots, as the graph's past inputs take them: "float32" (default) or "float16" (raw bits in
    * Uint16Arrays; token-major keys only). Blocks in and out stay fp32; fp16 slots round what is written.
    */
-  readonly slotType?: "float32" | "float16";
+  readonly slotType?: PastKvType;
 }
 
 /**
@@ -64,7 +65,7 @@ export class HostKvCache implements SequenceKv {
     this.#values = Array.from({ length: geometry.numLayers }, () => this.#allocate(0));
   }
 
-  get slotType(): "float32" | "float16" {
+  get slotType(): PastKvType {
     return this.#half ? "float16" : "float32";
   }
 
