@@ -1,7 +1,7 @@
 import { copyFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelFormatError, ModelLoadError } from "../errors/KvLinkError.js";
-import { buildDecoderGraph, type BuildDecoderGraphOptions } from "../graph/buildDecoderGraph.js";
+import { buildDecoderGraph, type AttentionImpl, type BuildDecoderGraphOptions, type PastKvType } from "../graph/buildDecoderGraph.js";
 import type { GraphSignature } from "../graph/ioNames.js";
 import { NO_KVLINK_CONFIG, writeModelFolder, type ModelFolderPaths } from "../model/modelFolder.js";
 import type { ModelWeights } from "../model/ModelWeights.js";
@@ -53,6 +53,16 @@ export type GraphKernelOptions = Pick<BuildDecoderGraphOptions, "accuracyLevel" 
  * `graph: FP32_ACTIVATION_KERNELS` for the fp32-activation graph.
  */
 export const Q4_GRAPH_KERNELS: GraphKernelOptions = { accuracyLevel: 4, head: "nbits" };
+
+/**
+ * The attention a conversion builds unless `graph.attention` says otherwise: "hybrid" for kvlink graphs with fp32
+ * past (one-token steps over a long past through MatMuls that read the past once, without Attention-23's copy of
+ * it: 1.45× decode tokens/s at a 4k context on the default model, docs/performance.md), else Attention-23
+ * ("onnx": the standard signature, and fp16 past, which only Attention-23 graphs take).
+ */
+export function defaultAttention(signature: GraphSignature, pastKvType: PastKvType | undefined): AttentionImpl {
+  return signature === "kvlink" && (pastKvType ?? "float32") === "float32" ? "hybrid" : "onnx";
+}
 
 /** fp32 activations everywhere and an fp32 head: exact against a float reference (buildDecoderGraph's defaults). */
 export const FP32_ACTIVATION_KERNELS: GraphKernelOptions = { accuracyLevel: 0, head: "fp32" };
@@ -106,9 +116,10 @@ export async function convertModel(input: string, outDir: string, options: Conve
   }
 
   report({ phase: "write", done: 0, total: 2 });
+  const graph: GraphKernelOptions = { ...(options.quant === "q4" ? Q4_GRAPH_KERNELS : {}), ...options.graph };
   const built = buildDecoderGraph(weights, {
-    ...(options.quant === "q4" ? Q4_GRAPH_KERNELS : {}),
-    ...options.graph,
+    ...graph,
+    attention: graph.attention ?? defaultAttention(options.signature, graph.pastKvType),
     signature: options.signature,
   });
   report({ phase: "write", done: 1, total: 2 });

@@ -27,7 +27,9 @@ export type AttrValue =
   | { readonly float: number }
   | { readonly ints: readonly number[] }
   | { readonly floats: readonly number[] }
-  | { readonly string: string };
+  | { readonly string: string }
+  /** A subgraph (e.g. an If branch), made by OnnxGraphBuilder#subgraph. */
+  | { readonly graph: OnnxTypes.IGraphProto };
 
 /** Typed-array views accepted as initializer data (their bytes are used as-is, little-endian). */
 export type InitializerData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -77,6 +79,8 @@ export class OnnxGraphBuilder {
   readonly #inputs: OnnxTypes.IValueInfoProto[] = [];
   readonly #outputs: OnnxTypes.IValueInfoProto[] = [];
   readonly #nodes: OnnxTypes.INodeProto[] = [];
+  /** Where addNode puts nodes: the graph's own list, or a subgraph's while subgraph() builds one. */
+  #nodeSink: OnnxTypes.INodeProto[] = this.#nodes;
   readonly #initializers: Initializer[] = [];
   /** Every name handed out by uniqueName() or declared (values and node names). */
   readonly #usedNames = new Set<string>();
@@ -155,7 +159,7 @@ export class OnnxGraphBuilder {
         ? Array.from({ length: outputs }, (_, k) => this.uniqueName(outputs === 1 ? `${nodeName}/out` : `${nodeName}/out${k}`))
         : [...outputs];
     for (const o of outputNames) if (o !== "") this.#define(o);
-    this.#nodes.push({
+    this.#nodeSink.push({
       name: nodeName,
       opType,
       domain: options.domain ?? "",
@@ -175,6 +179,24 @@ export class OnnxGraphBuilder {
     const [out] = this.addNode(opType, inputs, 1, options);
     if (out === undefined) throw new InvariantError(`node ${opType} produced no output name`);
     return out;
+  }
+
+  /**
+   * Builds a subgraph with no inputs (an If branch): the nodes `build` adds go to the subgraph, which reads
+   * values of the enclosing graph by name (ONNX outer scope); names, constants and initializers stay the main
+   * graph's. `build` returns the values the subgraph outputs, with their types and dims.
+   */
+  subgraph(name: string, build: () => readonly { readonly name: string; readonly type: ElemType; readonly dims: readonly Dim[] }[]): AttrValue {
+    const outer = this.#nodeSink;
+    const nodes: OnnxTypes.INodeProto[] = [];
+    this.#nodeSink = nodes;
+    let outputs: readonly { readonly name: string; readonly type: ElemType; readonly dims: readonly Dim[] }[];
+    try {
+      outputs = build();
+    } finally {
+      this.#nodeSink = outer;
+    }
+    return { graph: { name: this.uniqueName(name), node: nodes, output: outputs.map((o) => valueInfo(o.name, o.type, o.dims)) } };
   }
 
   /** A fresh name derived from `base` (for a value defined later, e.g. as an explicit node output). */
@@ -265,5 +287,6 @@ function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
   if ("float" in v) return { name, type: AttrType.FLOAT, f: v.float };
   if ("ints" in v) return { name, type: AttrType.INTS, ints: [...v.ints] };
   if ("floats" in v) return { name, type: AttrType.FLOATS, floats: [...v.floats] };
+  if ("graph" in v) return { name, type: AttrType.GRAPH, g: v.graph };
   return { name, type: AttrType.STRING, s: new TextEncoder().encode(v.string) };
 }

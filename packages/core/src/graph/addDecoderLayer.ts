@@ -3,15 +3,21 @@ import type { LayerWeights, LoraTarget } from "../model/ModelWeights.js";
 import { InvariantError } from "../errors/KvLinkError.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 import { addDecomposedAttention, type DecomposedAttentionMask } from "./addDecomposedAttention.js";
+import { addHybridAttention } from "./addHybridAttention.js";
 import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
 import { fuseLinears } from "./fuseLinears.js";
 
 /**
  * How a layer attends: ORT's Attention-23 node (past keys [B,KVH,P,D]), or the decomposed MatMul/Softmax form
  * over past keys fed transposed [B,KVH,D,P] with no copy of the past (addDecomposedAttention.ts; "new" KV
- * outputs only), with its once-per-graph mask values.
+ * outputs only), with its once-per-graph mask values, or the hybrid form over past values fed transposed
+ * [B,KVH,D,P] (addHybridAttention.ts: MatMuls for one-token steps over a long past, Attention-23 otherwise), with
+ * its once-per-graph branch condition.
  */
-export type LayerAttention = { readonly kind: "onnx" } | { readonly kind: "decomposed"; readonly mask: DecomposedAttentionMask };
+export type LayerAttention =
+  | { readonly kind: "onnx" }
+  | { readonly kind: "decomposed"; readonly mask: DecomposedAttentionMask }
+  | { readonly kind: "hybrid"; readonly useMatMul: string };
 
 /** Graph values every layer reads. */
 export interface DecoderLayerInputs {
@@ -32,7 +38,7 @@ export interface DecoderLayerInputs {
 
 /** Names of the layer's cache tensors in the graph. */
 export interface DecoderLayerKv {
-  /** Inputs float32: keys [B,KVH,P,D] ([B,KVH,D,P] for decomposed attention), values [B,KVH,P,D]. */
+  /** Inputs float32: keys [B,KVH,P,D] ([B,KVH,D,P] for decomposed attention), values [B,KVH,P,D] ([B,KVH,D,P] for hybrid). */
   readonly pastKey: string;
   readonly pastValue: string;
   /** Outputs: `present` gives Attention's concatenated [B,KVH,P+S,D]; `new` gives only the S new tokens. */
@@ -121,7 +127,13 @@ export function addDecoderLayer(
   const kRot = rope(k, spec.numKvHeads, `${p}.attn.k_rope`);
 
   const qkv: LayerQkv = { prefix: p, qRot, kRot, v };
-  const attn = inputs.attention.kind === "decomposed" ? decomposedAttention(b, inputs, inputs.attention.mask, qkv, kv) : onnxAttention(b, inputs, qkv, kv);
+  const attention = inputs.attention;
+  const attn =
+    attention.kind === "decomposed"
+      ? decomposedAttention(b, inputs, attention.mask, qkv, kv)
+      : attention.kind === "hybrid"
+        ? hybridAttention(b, inputs, attention.useMatMul, qkv, kv)
+        : onnxAttention(b, inputs, qkv, kv);
   const o = linear(attn, "o", `${p}.attn.o_proj`);
   const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
 
@@ -188,13 +200,41 @@ function onnxAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: Lay
       },
     },
   );
-  if (kv.outputMode === "new") {
-    const toBnsh = (x: string, out: string, name: string) => {
-      const bsnh = b.op("Reshape", [x, b.constInt64([0, 0, spec.numKvHeads, spec.headDim])], { name: `${name}.reshape` });
-      b.addNode("Transpose", [bsnh], [out], { name: `${name}.transpose`, attrs: { perm: { ints: [0, 2, 1, 3] } } });
-    };
-    toBnsh(kRot, kv.keyOutput, `${p}.attn.new_key`);
-    toBnsh(v, kv.valueOutput, `${p}.attn.new_value`);
+  if (kv.outputMode === "new") addNewKvOutputs(b, inputs, qkv, kv);
+  return attn;
+}
+
+/** The new tokens' post-RoPE keys and values as the layer's [B,KVH,S,D] outputs. */
+function addNewKvOutputs(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: LayerQkv, kv: DecoderLayerKv): void {
+  const { spec } = inputs;
+  const toBnsh = (x: string, out: string, name: string) => {
+    const bsnh = b.op("Reshape", [x, b.constInt64([0, 0, spec.numKvHeads, spec.headDim])], { name: `${name}.reshape` });
+    b.addNode("Transpose", [bsnh], [out], { name: `${name}.transpose`, attrs: { perm: { ints: [0, 2, 1, 3] } } });
+  };
+  toBnsh(qkv.kRot, kv.keyOutput, `${qkv.prefix}.attn.new_key`);
+  toBnsh(qkv.v, kv.valueOutput, `${qkv.prefix}.attn.new_value`);
+}
+
+function hybridAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, useMatMul: string, qkv: LayerQkv, kv: DecoderLayerKv): string {
+  if (kv.outputMode !== "new") {
+    throw new InvariantError(`layer ${qkv.prefix}: hybrid attention outputs only the new tokens' KV, got outputMode "${kv.outputMode}"`, {
+      details: { layer: qkv.prefix, outputMode: kv.outputMode },
+    });
   }
+  const { spec } = inputs;
+  const attn = addHybridAttention(b, {
+    q: qkv.qRot,
+    k: qkv.kRot,
+    v: qkv.v,
+    pastKey: kv.pastKey,
+    pastValueT: kv.pastValue,
+    attentionBias: inputs.attentionBias,
+    useMatMul,
+    numHeads: spec.numHeads,
+    numKvHeads: spec.numKvHeads,
+    headDim: spec.headDim,
+    name: `${qkv.prefix}.attn`,
+  });
+  addNewKvOutputs(b, inputs, qkv, kv);
   return attn;
 }

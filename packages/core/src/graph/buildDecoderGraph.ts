@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors/KvLinkError.js";
 import { dequantizeLinear, type ModelWeights } from "../model/ModelWeights.js";
 import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
+import { addHybridAttentionCondition } from "./addHybridAttention.js";
 import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
 import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
 import { cosSinTable } from "../rope/cosSinTable.js";
@@ -30,7 +31,10 @@ export interface BuildDecoderGraphOptions {
   /**
    * How layers attend: "onnx" (default) = the Attention-23 node over past keys [B,KVH,P,D]; "decomposed"
    * (kvlink signature only) = MatMul/Softmax over past keys fed transposed [B,KVH,D,P], no copy of the past per
-   * step (addDecomposedAttention.ts: faster decode at long context, slower prefill; figures there).
+   * step (addDecomposedAttention.ts: faster decode at long context, slower prefill; figures there); "hybrid"
+   * (kvlink signature only) = past keys [B,KVH,P,D] and past values fed transposed [B,KVH,D,P], one-token steps
+   * over a long past through MatMuls that stream the past once, everything else through Attention-23
+   * (addHybridAttention.ts).
    */
   readonly attention?: AttentionImpl;
   /**
@@ -50,7 +54,7 @@ export interface BuildDecoderGraphOptions {
 export type PastKvType = "float32" | "float16";
 
 /** The attention formulation of a graph (see BuildDecoderGraphOptions.attention). */
-export type AttentionImpl = "onnx" | "decomposed";
+export type AttentionImpl = "onnx" | "decomposed" | "hybrid";
 
 /** Symbolic dimension names of the graph inputs and outputs. */
 const Dims = {
@@ -112,11 +116,11 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     throw new ConfigError(`head must be "fp32" or "nbits", got ${String(headMode)}`, { details: { head: headMode } });
   }
   const attention = options.attention ?? "onnx";
-  if (attention !== "onnx" && attention !== "decomposed") {
-    throw new ConfigError(`attention must be "onnx" or "decomposed", got ${String(attention)}`, { details: { attention } });
+  if (attention !== "onnx" && attention !== "decomposed" && attention !== "hybrid") {
+    throw new ConfigError(`attention must be "onnx", "decomposed" or "hybrid", got ${String(attention)}`, { details: { attention } });
   }
-  if (attention === "decomposed" && signature !== "kvlink") {
-    throw new ConfigError(`attention "decomposed" needs the kvlink signature (it returns only new KV), got "${signature}"`, {
+  if (attention !== "onnx" && signature !== "kvlink") {
+    throw new ConfigError(`attention "${attention}" needs the kvlink signature (it returns only new KV), got "${signature}"`, {
       details: { attention, signature },
     });
   }
@@ -151,7 +155,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   };
   const past = Array.from({ length: spec.numLayers }, (_, i) => ({
     key: pastInput(IoNames.pastKey(i), attention === "decomposed" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
-    value: pastInput(IoNames.pastValue(i), [B, kvHeads, P, headDim]),
+    value: pastInput(IoNames.pastValue(i), attention === "hybrid" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
   // LoRA branches of a kvlink graph are scaled per sequence, so one graph serves the adapted model and its exact
@@ -169,7 +173,11 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   let hidden = addEmbedding(b, embed, inputIds, weights);
 
   const layerAttention: LayerAttention =
-    attention === "decomposed" ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) } : { kind: "onnx" };
+    attention === "decomposed"
+      ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) }
+      : attention === "hybrid"
+        ? { kind: "hybrid", useMatMul: addHybridAttentionCondition(b, inputIds, past[0]!.key) }
+        : { kind: "onnx" };
   const layerInputs = {
     spec,
     cosCache,

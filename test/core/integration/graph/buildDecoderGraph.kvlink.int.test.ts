@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../../../packages/core/src/errors/KvLinkError.js";
 import { buildDecoderGraph, type AttentionImpl } from "../../../../packages/core/src/graph/buildDecoderGraph.js";
+import { HYBRID_MATMUL_MIN_PAST } from "../../../../packages/core/src/graph/addHybridAttention.js";
 import { IoNames } from "../../../../packages/core/src/graph/ioNames.js";
 import type { ModelSpec } from "../../../../packages/core/src/model/ModelSpec.js";
 import type { ModelWeights } from "../../../../packages/core/src/model/ModelWeights.js";
@@ -12,13 +13,13 @@ import { appendKv, checkPrefill as checkPrefillWith, kvlinkSession as kvlinkSess
 
 const ATOL = 1e-4;
 
-for (const attention of ["decomposed", "onnx"] as const satisfies readonly AttentionImpl[]) describe(`buildDecoderGraph (kvlink signature, ${attention} attention) vs referenceForward`, function () {
+for (const attention of ["decomposed", "onnx", "hybrid"] as const satisfies readonly AttentionImpl[]) describe(`buildDecoderGraph (kvlink signature, ${attention} attention) vs referenceForward`, function () {
   this.timeout(60_000);
   const kvlinkSession = (weights: ModelWeights) => kvlinkSessionWith(weights, { attention });
   const checkPrefill = (weights: ModelWeights, options: { n?: number; firstPosition?: number } = {}) =>
     checkPrefillWith(weights, { ...options, build: { attention } });
 
-  it(`declares past keys as ${attention === "decomposed" ? "[B,KVH,D,P]" : "[B,KVH,P,D]"} and past values as [B,KVH,P,D]`, async () => {
+  it(`declares past keys as ${attention === "decomposed" ? "[B,KVH,D,P]" : "[B,KVH,P,D]"} and past values as ${attention === "hybrid" ? "[B,KVH,D,P]" : "[B,KVH,P,D]"}`, async () => {
     const spec = tinySpec();
     await using s = await kvlinkSession(createRandomWeights(spec, { seed: 1 }));
     const shapeOf = (name: string) => {
@@ -28,7 +29,32 @@ for (const attention of ["decomposed", "onnx"] as const satisfies readonly Atten
     };
     const keyShape = attention === "decomposed" ? ["batch_size", spec.numKvHeads, spec.headDim, "past_sequence_length"] : ["batch_size", spec.numKvHeads, "past_sequence_length", spec.headDim];
     assert.deepEqual(shapeOf(IoNames.pastKey(1)), keyShape);
-    assert.deepEqual(shapeOf(IoNames.pastValue(1)), ["batch_size", spec.numKvHeads, "past_sequence_length", spec.headDim]);
+    const valueShape = attention === "hybrid" ? ["batch_size", spec.numKvHeads, spec.headDim, "past_sequence_length"] : ["batch_size", spec.numKvHeads, "past_sequence_length", spec.headDim];
+    assert.deepEqual(shapeOf(IoNames.pastValue(1)), valueShape);
+  });
+
+  it(`one-token steps over a past of ${HYBRID_MATMUL_MIN_PAST}+ tokens (hybrid: the MatMul branch), some past slots masked, match`, async () => {
+    const spec = tinySpec({ maxPositionEmbeddings: 512 });
+    const weights = createRandomWeights(spec, { seed: 16 });
+    await using s = await kvlinkSession(weights);
+    const n = HYBRID_MATMUL_MIN_PAST + 20;
+    const pastIds = tokenIds(n, spec.vocabSize, 11);
+    const pastPositions = pastIds.map((_, i) => i);
+    const first = await runKvLinkStep(s, spec, { inputIds: pastIds, positionIds: pastPositions, mask: causalMask(n), numLogitsToKeep: 1 });
+    let past: HostKv = appendKv(spec, undefined, first.keys, first.values, n);
+    let refPast: ReferencePast = { keys: first.keys, values: first.values, length: n };
+    for (let t = 0; t < 3; t++) {
+      const inputIds = tokenIds(1, spec.vocabSize, 20 + t);
+      // Every 7th past slot blocked (as unused capacity is), the new token sees itself.
+      const mask = [Array.from({ length: past.length + 1 }, (_, j) => j === past.length || j % 7 !== 3)];
+      const positionIds = [n + t];
+      const got = await runKvLinkStep(s, spec, { inputIds, positionIds, mask, past });
+      const ref = referenceForward(weights, { inputIds, positionIds, mask, past: refPast });
+      assertAllClose(got.logits, ref.logits, { atol: ATOL, what: `decode logits over ${past.length} past` });
+      assertAllClose(got.values[1]!, ref.newValues[1]!, { atol: ATOL, what: "new values" });
+      past = appendKv(spec, past, got.keys, got.values, 1);
+      refPast = { keys: past.keys, values: past.values, length: past.length };
+    }
   });
 
   it("a fully masked row among normal rows matches the reference (0 attention output, finite logits)", async () => {
@@ -172,13 +198,15 @@ for (const attention of ["decomposed", "onnx"] as const satisfies readonly Atten
 describe("buildDecoderGraph attention option", () => {
   const weights = createRandomWeights(tinySpec(), { seed: 1 });
 
-  it("defaults to Attention-23 (past keys [B,KVH,P,D]); decomposed is refused for the standard signature (ConfigError)", async () => {
+  it("defaults to Attention-23 (past keys [B,KVH,P,D]); decomposed and hybrid are refused for the standard signature, hybrid with fp16 past (ConfigError)", async () => {
     await using s = await TestSession.create(buildDecoderGraph(weights, { signature: "kvlink" }).model);
     const meta = s.session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
     assert.ok(meta?.isTensor);
     assert.equal(meta.shape[2], "past_sequence_length", "past keys not transposed by default");
     assert.equal(meta.shape[3], weights.spec.headDim);
     assert.throws(() => buildDecoderGraph(weights, { signature: "standard", attention: "decomposed" }), ConfigError);
+    assert.throws(() => buildDecoderGraph(weights, { signature: "standard", attention: "hybrid" }), ConfigError);
+    assert.throws(() => buildDecoderGraph(weights, { signature: "kvlink", attention: "hybrid", pastKvType: "float16" }), ConfigError);
     assert.throws(() => buildDecoderGraph(weights, { signature: "kvlink", attention: "fast" as AttentionImpl }), ConfigError);
   });
 });

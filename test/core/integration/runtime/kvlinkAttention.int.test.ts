@@ -5,7 +5,7 @@ import type { TinyModel } from "../../../../packages/core/src/graph/writeTinyMod
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
 import { computeInvFreq } from "../../../../packages/core/src/rope/computeInvFreq.js";
 import { deltaRotation } from "../../../../packages/core/src/rope/rotateKeysInto.js";
-import { HostKvCache, type KeyLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
+import { HostKvCache, type SlotLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
 import { InProcessRuntime } from "../../../../packages/core/src/runtime/InProcessRuntime.js";
 import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
 import { maxAbsDiff, TinyModelDir } from "./tinyModels.js";
@@ -25,7 +25,7 @@ function block(startToken: number, n: number): KvBlock {
 }
 
 describe("HostKvCache key layouts", () => {
-  const create = (keyLayout: KeyLayout) => new HostKvCache(geometry, { maxCapacityHint: 10_000, keyLayout });
+  const create = (keyLayout: SlotLayout) => new HostKvCache(geometry, { maxCapacityHint: 10_000, keyLayout });
 
   it("dimMajor keeps keys as [KVH, D, capacity] and reads back [KVH, n, D] across growth and truncation", () => {
     const cache = create("dimMajor");
@@ -42,6 +42,22 @@ describe("HostKvCache key layouts", () => {
     assert.equal(k[(2 * geometry.headDim + 5) * cap + 291], 1e6 + 2e4 + 2910 + 5);
     // values stay [KVH, capacity, D]
     assert.equal(cache.pastValues(1)[(2 * cap + 291) * geometry.headDim + 5], 1e6 + 1e5 + 2e4 + 2910 + 5);
+  });
+
+  it("dimMajor values are kept as [KVH, D, capacity] and read back [KVH, n, D]; documents place into them as into token-major ones", () => {
+    const cache = new HostKvCache(geometry, { maxCapacityHint: 10_000, valueLayout: "dimMajor" });
+    const plain = create("tokenMajor");
+    for (const c of [cache, plain]) {
+      c.append(block(0, 5));
+      c.append(block(5, 300));
+      c.appendDocument(block(0, 40), 3, 500, undefined);
+    }
+    assert.equal(cache.valueLayout, "dimMajor");
+    assert.deepEqual(cache.read(0, cache.length), plain.read(0, plain.length));
+    const cap = cache.capacity;
+    // layer 1, head 2, dim 5, token 291: values transposed, keys token-major
+    assert.equal(cache.pastValues(1)[(2 * geometry.headDim + 5) * cap + 291], 1e6 + 1e5 + 2e4 + 2910 + 5);
+    assert.equal(cache.pastKeys(1)[(2 * cap + 291) * geometry.headDim + 5], 1e6 + 2e4 + 2910 + 5);
   });
 
   it("appendDocument rotates into both layouts identically (fused copy + re-rotation), from a start token", () => {
@@ -65,48 +81,55 @@ describe("HostKvCache key layouts", () => {
   });
 });
 
-describe("DecoderSession over decomposed (dimMajor keys) and Attention-23 (tokenMajor keys) graphs", function () {
+describe("DecoderSession over decomposed (dimMajor keys), hybrid (dimMajor values) and Attention-23 graphs", function () {
   this.timeout(120_000);
   let dir: TinyModelDir;
-  let decomposed: TinyModel;
   let onnx: TinyModel;
+  const variants: Partial<Record<"decomposed" | "hybrid", TinyModel>> = {};
 
   before(async () => {
     dir = await TinyModelDir.create();
-    decomposed = await dir.write("decomposed", { signature: "kvlink", quant: "q4", maxPositionEmbeddings: 600 });
     onnx = await dir.write("onnx", { signature: "kvlink", quant: "q4", maxPositionEmbeddings: 600 });
-    // Same seed and quant as writeTinyModel → same weights; only the attention formulation differs.
-    const weights = createRandomWeights(decomposed.spec, { seed: 11, quant: "q4" });
-    await writeFile(decomposed.paths.onnxModel, buildDecoderGraph(weights, { signature: "kvlink", attention: "decomposed" }).model);
+    for (const attention of ["decomposed", "hybrid"] as const) {
+      const model = await dir.write(attention, { signature: "kvlink", quant: "q4", maxPositionEmbeddings: 600 });
+      // Same seed and quant as writeTinyModel → same weights; only the attention formulation differs.
+      const weights = createRandomWeights(model.spec, { seed: 11, quant: "q4" });
+      await writeFile(model.paths.onnxModel, buildDecoderGraph(weights, { signature: "kvlink", attention }).model);
+      variants[attention] = model;
+    }
   });
   after(() => dir.remove());
 
-  it("prefill, document linking with re-rotation, growth past a chunk, decode and readKv agree within 1e-4", async () => {
-    const results = [];
-    for (const model of [decomposed, onnx]) {
-      await using rt = await InProcessRuntime.create({ modelPath: model.paths.onnxModel, spec: model.spec, numThreads: 1 });
-      const docSeq = await rt.createSequence();
-      const docIds = Array.from({ length: 40 }, (_, i) => (i * 13 + 7) % 300);
-      const doc = await rt.forward(docSeq, { inputIds: docIds, numLogitsToKeep: 1, returnKv: true });
-      await rt.putDocument("doc", doc.newKv!);
-      const seq = await rt.createSequence();
-      await rt.forward(seq, { inputIds: [1, 2, 3], numLogitsToKeep: 1 });
-      await rt.appendDocument(seq, "doc", { offset: 3, rotate: true });
-      await rt.appendDocument(seq, "doc", { offset: 43, start: 5, rotate: true });
-      // 218 fresh tokens take the sequence past its first 256-slot chunk.
-      const fresh = Array.from({ length: 218 }, (_, i) => (i * 7 + 3) % 300);
-      await rt.forward(seq, { inputIds: fresh, numLogitsToKeep: 1 });
-      const logits: Float32Array[] = [];
-      for (const id of [9, 10, 11]) logits.push((await rt.forward(seq, { inputIds: [id], numLogitsToKeep: 1 })).logits);
-      const kv = await rt.readKv(seq, 0, 3 + 40 + 35 + 218 + 3);
-      results.push({ logits, kv });
-    }
-    const [a, b] = results;
-    for (let i = 0; i < 3; i++) assert.ok(maxAbsDiff(a!.logits[i]!, b!.logits[i]!) <= 1e-4, `decode step ${i}`);
-    for (let l = 0; l < decomposed.spec.numLayers; l++) {
-      assert.ok(maxAbsDiff(a!.kv.keys[l]!, b!.kv.keys[l]!) <= 1e-4, `keys layer ${l}`);
-      assert.ok(maxAbsDiff(a!.kv.values[l]!, b!.kv.values[l]!) <= 1e-4, `values layer ${l}`);
-    }
-    assert.deepEqual(a!.kv.positions, b!.kv.positions);
-  });
+  async function run(model: TinyModel) {
+    await using rt = await InProcessRuntime.create({ modelPath: model.paths.onnxModel, spec: model.spec, numThreads: 1 });
+    const docSeq = await rt.createSequence();
+    const docIds = Array.from({ length: 40 }, (_, i) => (i * 13 + 7) % 300);
+    const doc = await rt.forward(docSeq, { inputIds: docIds, numLogitsToKeep: 1, returnKv: true });
+    await rt.putDocument("doc", doc.newKv!);
+    const seq = await rt.createSequence();
+    await rt.forward(seq, { inputIds: [1, 2, 3], numLogitsToKeep: 1 });
+    await rt.appendDocument(seq, "doc", { offset: 3, rotate: true });
+    await rt.appendDocument(seq, "doc", { offset: 43, start: 5, rotate: true });
+    // 218 fresh tokens take the sequence past its first 256-slot chunk (and the hybrid graph's decode steps into
+    // its MatMul branch).
+    const fresh = Array.from({ length: 218 }, (_, i) => (i * 7 + 3) % 300);
+    await rt.forward(seq, { inputIds: fresh, numLogitsToKeep: 1 });
+    const logits: Float32Array[] = [];
+    for (const id of [9, 10, 11]) logits.push((await rt.forward(seq, { inputIds: [id], numLogitsToKeep: 1 })).logits);
+    const kv = await rt.readKv(seq, 0, 3 + 40 + 35 + 218 + 3);
+    return { logits, kv };
+  }
+
+  for (const attention of ["decomposed", "hybrid"] as const) {
+    it(`${attention}: prefill, document linking with re-rotation, growth past a chunk, decode and readKv agree with Attention-23 within 1e-4`, async () => {
+      const a = await run(variants[attention]!);
+      const b = await run(onnx);
+      for (let i = 0; i < 3; i++) assert.ok(maxAbsDiff(a.logits[i]!, b.logits[i]!) <= 1e-4, `decode step ${i}`);
+      for (let l = 0; l < onnx.spec.numLayers; l++) {
+        assert.ok(maxAbsDiff(a.kv.keys[l]!, b.kv.keys[l]!) <= 1e-4, `keys layer ${l}`);
+        assert.ok(maxAbsDiff(a.kv.values[l]!, b.kv.values[l]!) <= 1e-4, `values layer ${l}`);
+      }
+      assert.deepEqual(a.kv.positions, b.kv.positions);
+    });
+  }
 });

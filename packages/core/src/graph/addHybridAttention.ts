@@ -1,0 +1,121 @@
+import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
+
+/**
+ * Past length (slots fed, capacity included) from which a one-token step takes the MatMul branch of the hybrid
+ * attention. Below it the Attention-23 branch is as fast and has fewer nodes (measured in addHybridAttention's doc).
+ */
+export const HYBRID_MATMUL_MIN_PAST = 256;
+
+/**
+ * The graph-wide branch condition of hybrid attention: true when the step has one new token and at least
+ * HYBRID_MATMUL_MIN_PAST past slots. Computed once from the shapes of input_ids [B,S] and layer 0's past keys
+ * [B,KVH,P,D].
+ */
+export function addHybridAttentionCondition(b: OnnxGraphBuilder, inputIds: string, pastKey0: string): string {
+  const dim = (x: string, axis: number, name: string): string =>
+    b.op("Gather", [b.op("Shape", [x], { name: `${name}.shape` }), b.constInt64([axis], { scalar: true })], { name, attrs: { axis: { int: 0 } } });
+  const seqLen = dim(inputIds, 1, "hybrid_attn.seq_len");
+  const pastLen = dim(pastKey0, 2, "hybrid_attn.past_len");
+  const oneToken = b.op("Equal", [seqLen, b.constInt64([1], { scalar: true })], { name: "hybrid_attn.one_token" });
+  const longPast = b.op("GreaterOrEqual", [pastLen, b.constInt64([HYBRID_MATMUL_MIN_PAST], { scalar: true })], { name: "hybrid_attn.long_past" });
+  return b.op("And", [oneToken, longPast], { name: "hybrid_attn.use_matmul" });
+}
+
+/** Per-layer inputs of addHybridAttention. */
+export interface HybridAttentionInputs {
+  /** Post-RoPE queries [B,S,H·D] and keys [B,S,KVH·D], values [B,S,KVH·D]. */
+  readonly q: string;
+  readonly k: string;
+  readonly v: string;
+  /** Past keys token-major [B,KVH,P,D] and past values dim-major (transposed) [B,KVH,D,P]. */
+  readonly pastKey: string;
+  readonly pastValueT: string;
+  /** float32 additive mask [B,1,S,P+S]. */
+  readonly attentionBias: string;
+  /** bool scalar from addHybridAttentionCondition. */
+  readonly useMatMul: string;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly name: string;
+}
+
+/**
+ * Attention over a host-owned past with keys [B,KVH,P,D] and values stored transposed [B,KVH,D,P]; returns the
+ * output [B,S,H·D]. An If node picks one of two branches:
+ * - one-token steps over a long past (`useMatMul`): two MatMuls in which the past is the left operand, so ORT's
+ *   SGEMM streams it once per KV head without packing it and without copying it (G = H/KVH query heads
+ *   share a KV head, their queries are the G columns of the small right operand):
+ *     scoresᵀ = [pastK ; k_new] · (q/√D)ᵀ          [B,KVH,P+1,G]
+ *     p       = Softmax(scores + bias)             over the P+1 keys
+ *     outᵀ    = pastVᵀ · p_pastᵀ + v_newᵀ · p_newᵀ   [B,KVH,D,G]
+ * - everything else (prompts, link passes, short pasts): ORT's Attention-23 with the past values transposed back
+ *   to [B,KVH,P,D] (one copy of the values; Attention-23 copies the whole past into its present outputs anyway).
+ *
+ * Why: Attention-23 copies the past into its present outputs on every call and multiplies Q·Kᵀ with a scale
+ * other than 1, which sends ORT's CPU kernel through SGEMM's packing path for every head; at a 4k past that is
+ * most of a decode step. Measured 2026-12-02 on a 2-vCPU AMD EPYC (AVX-512), ORT 1.30, SmolLM2 shapes (30 layers,
+ * 9/3 heads, head_dim 64), the attention alone, 1 thread, medians of 15 (.scratch-style microbenchmark):
+ *   one token over 4096 past: Attention-23 24.4 ms · MatMul form with token-major values 15.9 · with transposed
+ *   values (this) 13.1; prompts of 95 tokens over 5120 past: Attention-23 205 ms · MatMul forms 290–300 ms, hence
+ *   the branch. The whole-model figures are in docs/performance.md.
+ *
+ * The MatMul branch is only for S = 1, where no query row is fully blocked (the new token sees itself), so the
+ * Softmax needs no guard for all-masked rows.
+ */
+export function addHybridAttention(b: OnnxGraphBuilder, inputs: HybridAttentionInputs): string {
+  const { numHeads: H, numKvHeads: KVH, headDim: D, name: p } = inputs;
+  const G = H / KVH;
+  const out = b.uniqueName(`${p}.out`);
+  const outDims = ["batch_size", "sequence_length", H * D] as const;
+
+  const matmulBranch = b.subgraph(`${p}.matmul_branch`, () => {
+    const i64 = (xs: readonly number[]) => b.constInt64(xs);
+    const perm = (x: string, ints: readonly number[], name: string) => b.op("Transpose", [x], { name, attrs: { perm: { ints } } });
+    // q [B,1,H·D] → (q/√D)ᵀ per KV head: [B,KVH,D,G].
+    const qScaled = b.op("Mul", [inputs.q, b.constFloat(1 / Math.sqrt(D))], { name: `${p}.mm.q_scale` });
+    const qT = perm(b.op("Reshape", [qScaled, i64([0, KVH, G, D])], { name: `${p}.mm.q_heads` }), [0, 1, 3, 2], `${p}.mm.q_t`);
+    const kNew = perm(b.op("Reshape", [inputs.k, i64([0, 1, KVH, D])], { name: `${p}.mm.k_heads` }), [0, 2, 1, 3], `${p}.mm.k_new`); // [B,KVH,1,D]
+    const vNewT = b.op("Reshape", [inputs.v, i64([0, KVH, D, 1])], { name: `${p}.mm.v_new_t` }); // [B,KVH,D,1]
+    const scoresPastT = b.op("MatMul", [inputs.pastKey, qT], { name: `${p}.mm.scores_past` }); // [B,KVH,P,G]
+    const scoresNewT = b.op("MatMul", [kNew, qT], { name: `${p}.mm.scores_new` }); // [B,KVH,1,G]
+    const scoresT = b.op("Concat", [scoresPastT, scoresNewT], { name: `${p}.mm.scores_t`, attrs: { axis: { int: 2 } } });
+    const scores = perm(scoresT, [0, 1, 3, 2], `${p}.mm.scores`); // [B,KVH,G,P+1]
+    // bias [B,1,1,P+1] broadcasts over KV heads and G.
+    const probs = b.op("Softmax", [b.op("Add", [scores, inputs.attentionBias], { name: `${p}.mm.masked` })], {
+      name: `${p}.mm.softmax`,
+      attrs: { axis: { int: -1 } },
+    });
+    const probsT = perm(probs, [0, 1, 3, 2], `${p}.mm.probs_t`); // [B,KVH,P+1,G]
+    const pastLen = b.op("Gather", [b.op("Shape", [inputs.pastKey], { name: `${p}.mm.past_shape` }), i64([2])], { name: `${p}.mm.past_len`, attrs: { axis: { int: 0 } } });
+    const [probsPastT, probsNewT] = b.addNode("Split", [probsT, b.op("Concat", [pastLen, i64([1])], { name: `${p}.mm.split_sizes`, attrs: { axis: { int: 0 } } })], 2, {
+      name: `${p}.mm.split`,
+      attrs: { axis: { int: 2 } },
+    }) as [string, string];
+    const outPastT = b.op("MatMul", [inputs.pastValueT, probsPastT], { name: `${p}.mm.out_past` }); // [B,KVH,D,G]
+    const outNewT = b.op("MatMul", [vNewT, probsNewT], { name: `${p}.mm.out_new` }); // [B,KVH,D,G]
+    const outT = b.op("Add", [outPastT, outNewT], { name: `${p}.mm.out_t` });
+    // [B,KVH,D,G] → [B,KVH,G,D] → [B,1,H·D] (query head h = kvh·G + g, as Attention-23 groups them).
+    const o = b.op("Reshape", [perm(outT, [0, 1, 3, 2], `${p}.mm.out_heads`), i64([0, 1, H * D])], { name: `${p}.mm.out` });
+    return [{ name: o, type: "float32", dims: outDims }];
+  });
+
+  const attentionBranch = b.subgraph(`${p}.attention_branch`, () => {
+    const pastValue = b.op("Transpose", [inputs.pastValueT], { name: `${p}.a23.past_value`, attrs: { perm: { ints: [0, 1, 3, 2] } } });
+    const attn = b.uniqueName(`${p}.a23.out`);
+    b.addNode(
+      "Attention",
+      [inputs.q, inputs.k, inputs.v, inputs.attentionBias, inputs.pastKey, pastValue],
+      // ORT's Attention-23 kernel insists on present outputs whenever past inputs are given; nobody reads them.
+      [attn, b.uniqueName(`${p}.a23.present_key`), b.uniqueName(`${p}.a23.present_value`)],
+      {
+        name: `${p}.a23.attention`,
+        attrs: { q_num_heads: { int: H }, kv_num_heads: { int: KVH }, scale: { float: 1 / Math.sqrt(D) } },
+      },
+    );
+    return [{ name: attn, type: "float32", dims: outDims }];
+  });
+
+  b.addNode("If", [inputs.useMatMul], [out], { name: `${p}.branch`, attrs: { then_branch: matmulBranch, else_branch: attentionBranch } });
+  return out;
+}
