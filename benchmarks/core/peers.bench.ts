@@ -26,12 +26,16 @@ import { ensureBenchConversion } from "./ensureBenchConversion.js";
 
 const SUITE = "peers";
 
+/** Runner keys for KVLINK_PEERS. */
+const PEER_KEYS = ["default", "base", "base-attention23", "base-fp32act", "transformers.js", "llama.cpp"] as const;
+type PeerKey = (typeof PEER_KEYS)[number];
+
 export async function runPeersSuite(options: SuiteOptions): Promise<void> {
   const { numThreads, log, quick } = options;
   // KVLINK_BENCH_LONG=1 adds an 8k context (minutes of prefill per runner on 2 cores).
   const contexts = quick ? [0, 256] : process.env["KVLINK_BENCH_LONG"] === "1" ? [0, 1024, 4096, 8000] : [0, 1024, 4096];
   const numNewTokens = quick ? 8 : 17;
-  const repetitions = quick ? 1 : 2;
+  const repetitions = quick ? 1 : Number(process.env["KVLINK_PEERS_REPETITIONS"] ?? 2);
   const gguf = await ensureDefaultGguf();
   const defaultDir = await defaultModelDir();
   const baseDir = await ensureModel(SMOLLM2_BASE_SOURCE);
@@ -51,15 +55,27 @@ export async function runPeersSuite(options: SuiteOptions): Promise<void> {
 
   await agreement(defaultDir, defaultFp32ActDir, numThreads, log);
 
+  // KVLINK_PEERS picks runners by key (comma-separated; default all): a shorter run where only some ratios matter.
+  const picked = (process.env["KVLINK_PEERS"] ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+  const unknown = picked.filter((k) => !(PEER_KEYS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new Error(`KVLINK_PEERS: unknown runner ${unknown.join(", ")} (known: ${PEER_KEYS.join(", ")})`);
+  const wanted = (key: PeerKey): boolean => picked.length === 0 || picked.includes(key);
   const runners: GreedyRunner[] = [];
   try {
-    runners.push(await OursRunner.create("ours · default model (adapter, int8 act.)", defaultDir, { numThreads }));
-    runners.push(await OursRunner.create("ours · base GGUF (int8 act.)", baseDir, { numThreads }));
-    runners.push(await OursRunner.create("ours · base GGUF (fp32 act., fp32 head: before)", baseFp32ActDir, { numThreads }));
-    runners.push(await TransformersJsRunner.create("transformers.js · base (our standard graph)", standardDir, { numThreads }));
-    runners.push(
-      await LlamaCppRunner.create("llama.cpp · base GGUF (node-llama-cpp)", gguf, { numThreads, contextSize: Math.max(...contexts) + numNewTokens + 64 }),
-    );
+    if (wanted("default")) runners.push(await OursRunner.create("ours · default model (adapter, int8 act.)", defaultDir, { numThreads }));
+    if (wanted("base")) runners.push(await OursRunner.create("ours · base GGUF (int8 act.)", baseDir, { numThreads }));
+    if (wanted("base-attention23")) {
+      // The base with every step through Attention-23 (conversions before hybrid attention became the default).
+      const dir = await ensureBenchConversion("bench-smollm2-base-q4-attention23", log, (out) => convertModel(gguf, out, { signature: "kvlink", quant: "q4", graph: { attention: "onnx" } }));
+      runners.push(await OursRunner.create("ours · base GGUF (int8 act., Attention-23 steps: before)", dir, { numThreads }));
+    }
+    if (wanted("base-fp32act")) runners.push(await OursRunner.create("ours · base GGUF (fp32 act., fp32 head: before)", baseFp32ActDir, { numThreads }));
+    if (wanted("transformers.js")) runners.push(await TransformersJsRunner.create("transformers.js · base (our standard graph)", standardDir, { numThreads }));
+    if (wanted("llama.cpp")) {
+      runners.push(
+        await LlamaCppRunner.create("llama.cpp · base GGUF (node-llama-cpp)", gguf, { numThreads, contextSize: Math.max(...contexts) + numNewTokens + 64 }),
+      );
+    }
     const probe = await loadModel(defaultDir, { numThreads: 1, inProcess: true });
     const ids = fillerTokens((t) => probe.tokenizer.encode(t, { specialTokens: "text" }), Math.max(...contexts, 1));
     await probe.dispose();
