@@ -105,6 +105,11 @@ function validateMask(mask: ForwardArgs["mask"], numNew: number, ctx: ForwardCon
     });
   } else {
     const dense = mask as { numRows: number; numCols: number; allowed: Uint8Array };
+    if (typeof dense !== "object" || dense === null || !(dense.allowed instanceof Uint8Array)) {
+      throw new InvalidInputError('forward: mask must be "causal", a boolean matrix [S][P+S], or { numRows, numCols, allowed: Uint8Array }', {
+        details: { maskType: dense === null ? "null" : typeof dense },
+      });
+    }
     if (dense.numRows !== numNew || dense.numCols !== numCols || dense.allowed.length !== numNew * numCols) {
       throw new InvalidInputError(
         `forward: mask is [${dense.numRows}, ${dense.numCols}] with ${dense.allowed.length} entries, expected [${numNew}, ${numCols}] ` +

@@ -39,6 +39,12 @@ describe("validateForwardArgs", () => {
     assert.throws(() => validateForwardArgs({ inputIds: [1, 2], numLogitsToKeep: -1 }, ctx), InvalidInputError);
   });
 
+  it("rejects a mask of no known form (a bare Uint8Array, a string, null) as InvalidInputError, not a TypeError", () => {
+    for (const mask of [new Uint8Array(4), "full", null, { numRows: 1, numCols: 4 }]) {
+      assert.throws(() => validateForwardArgs({ inputIds: [1], numLogitsToKeep: 1, mask: mask as never }, ctx), InvalidInputError, String(mask));
+    }
+  });
+
   it("flattens a boolean mask [S][P+S] and checks its shape against the past length", () => {
     const ok = validateForwardArgs({ inputIds: [1], numLogitsToKeep: 1, mask: [[true, false, true, true]] }, ctx);
     assert.deepEqual([...(ok.mask as Uint8Array)], [1, 0, 1, 1]);
