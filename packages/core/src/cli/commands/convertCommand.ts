@@ -14,6 +14,7 @@ interface ConvertFlags {
   lora?: string;
   mergeLora?: boolean;
   pastKv: "fp32" | "fp16";
+  attention?: "hybrid" | "onnx";
   json?: boolean;
 }
 
@@ -33,6 +34,11 @@ export function convertCommand(): Command {
       parseChoice(["fp32", "fp16"] as const),
       "fp32",
     )
+    .option(
+      "--attention <impl>",
+      "how layers attend: hybrid (default for kvlink graphs with fp32 past: MatMuls for one-token steps over a long past) | onnx (Attention-23 for every step)",
+      parseChoice(["hybrid", "onnx"] as const),
+    )
     .option("--json", "print one JSON object {model_dir, onnx, signature, quant, seconds}")
     .action(async (input: string, out: string, flags: ConvertFlags, command: Command) => {
       const logger = createCliLogger(isVerbose(command));
@@ -50,7 +56,10 @@ export function convertCommand(): Command {
           logger,
           ...(flags.lora !== undefined && { adapter: resolve(flags.lora) }),
           ...(flags.mergeLora === true && { mergeLora: true }),
-          ...(flags.pastKv === "fp16" && { graph: { pastKvType: "float16" } }),
+          graph: {
+            ...(flags.pastKv === "fp16" && { pastKvType: "float16" as const }),
+            ...(flags.attention !== undefined && { attention: flags.attention }),
+          },
         });
         onnxPath = paths.onnxModel;
       } finally {
