@@ -40,7 +40,7 @@ const numKvHeads = Number(shape[1]);
 // Token-major past keys [B,KVH,P,D] (Attention-23) or dim-major [B,KVH,D,P] (decomposed attention).
 const dimMajorKeys = typeof shape[3] !== "number";
 const headDim = Number(dimMajorKeys ? shape[2] : shape[3]);
-// Values [B,KVH,P,D], or transposed [B,KVH,D,P] (hybrid attention).
+// Values [B,KVH,P,D], or transposed [B,KVH,D,P] where a graph declares them so.
 const valueMeta = session.inputMetadata.find((m) => m.name === "past_key_values.0.value");
 const dimMajorValues = valueMeta !== undefined && valueMeta.isTensor && typeof valueMeta.shape[3] !== "number";
 const numLayers = session.inputNames.filter((n) => n.startsWith("past_key_values.") && n.endsWith(".key")).length;

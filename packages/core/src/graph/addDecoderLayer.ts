@@ -10,9 +10,8 @@ import { fuseLinears } from "./fuseLinears.js";
 /**
  * How a layer attends: ORT's Attention-23 node (past keys [B,KVH,P,D]), or the decomposed MatMul/Softmax form
  * over past keys fed transposed [B,KVH,D,P] with no copy of the past (addDecomposedAttention.ts; "new" KV
- * outputs only), with its once-per-graph mask values, or the hybrid form over past values fed transposed
- * [B,KVH,D,P] (addHybridAttention.ts: MatMuls for one-token steps over a long past, Attention-23 otherwise), with
- * its once-per-graph branch condition.
+ * outputs only), with its once-per-graph mask values, or the hybrid form (addHybridAttention.ts: MatMuls for
+ * one-token steps over a long past, Attention-23 otherwise), with its once-per-graph branch condition.
  */
 export type LayerAttention =
   | { readonly kind: "onnx" }
@@ -38,7 +37,7 @@ export interface DecoderLayerInputs {
 
 /** Names of the layer's cache tensors in the graph. */
 export interface DecoderLayerKv {
-  /** Inputs float32: keys [B,KVH,P,D] ([B,KVH,D,P] for decomposed attention), values [B,KVH,P,D] ([B,KVH,D,P] for hybrid). */
+  /** Inputs float32: keys [B,KVH,P,D] ([B,KVH,D,P] for decomposed attention), values [B,KVH,P,D]. */
   readonly pastKey: string;
   readonly pastValue: string;
   /** Outputs: `present` gives Attention's concatenated [B,KVH,P+S,D]; `new` gives only the S new tokens. */
@@ -227,7 +226,7 @@ function hybridAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, useMat
     k: qkv.kRot,
     v: qkv.v,
     pastKey: kv.pastKey,
-    pastValueT: kv.pastValue,
+    pastValue: kv.pastValue,
     attentionBias: inputs.attentionBias,
     useMatMul,
     numHeads: spec.numHeads,

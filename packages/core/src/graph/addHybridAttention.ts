@@ -27,9 +27,9 @@ export interface HybridAttentionInputs {
   readonly q: string;
   readonly k: string;
   readonly v: string;
-  /** Past keys token-major [B,KVH,P,D] and past values dim-major (transposed) [B,KVH,D,P]. */
+  /** Past keys and values [B,KVH,P,D], as Attention-23 takes them. */
   readonly pastKey: string;
-  readonly pastValueT: string;
+  readonly pastValue: string;
   /** float32 additive mask [B,1,S,P+S]. */
   readonly attentionBias: string;
   /** bool scalar from addHybridAttentionCondition. */
@@ -41,24 +41,24 @@ export interface HybridAttentionInputs {
 }
 
 /**
- * Attention over a host-owned past with keys [B,KVH,P,D] and values stored transposed [B,KVH,D,P]; returns the
- * output [B,S,H·D]. An If node picks one of two branches:
- * - one-token steps over a long past (`useMatMul`): two MatMuls in which the past is the left operand, so ORT's
- *   SGEMM streams it once per KV head without packing it and without copying it (G = H/KVH query heads
- *   share a KV head, their queries are the G columns of the small right operand):
+ * Attention over a host-owned past with keys and values [B,KVH,P,D]; returns the output [B,S,H·D]. An If node
+ * picks one of two branches:
+ * - one-token steps over a long past (`useMatMul`): MatMuls that read the past in place, without Attention-23's copy
+ *   of it into present outputs (G = H/KVH query heads share a KV head; their queries are the G columns of the
+ *   small right operand of the scores, so ORT's SGEMM streams the keys once per KV head without packing them):
  *     scoresᵀ = [pastK ; k_new] · (q/√D)ᵀ          [B,KVH,P+1,G]
  *     p       = Softmax(scores + bias)             over the P+1 keys
- *     outᵀ    = pastVᵀ · p_pastᵀ + v_newᵀ · p_newᵀ   [B,KVH,D,G]
- * - everything else (prompts, link passes, short pasts): ORT's Attention-23 with the past values transposed back
- *   to [B,KVH,P,D] (one copy of the values; Attention-23 copies the whole past into its present outputs anyway).
+ *     out     = p_past · pastV + p_new · v_new      [B,KVH,G,D]
+ * - everything else (prompts, link passes, short pasts): ORT's Attention-23.
  *
  * Why: Attention-23 copies the past into its present outputs on every call and multiplies Q·Kᵀ with a scale
  * other than 1, which sends ORT's CPU kernel through SGEMM's packing path for every head; at a 4k past that is
  * most of a decode step. Measured 2026-12-02 on a 2-vCPU AMD EPYC (AVX-512), ORT 1.30, SmolLM2 shapes (30 layers,
- * 9/3 heads, head_dim 64), the attention alone, 1 thread, medians of 15 (.scratch-style microbenchmark):
- *   one token over 4096 past: Attention-23 24.4 ms · MatMul form with token-major values 15.9 · with transposed
- *   values (this) 13.1; prompts of 95 tokens over 5120 past: Attention-23 205 ms · MatMul forms 290–300 ms, hence
- *   the branch. The whole-model figures are in docs/performance.md.
+ * 9/3 heads, head_dim 64), the attention alone, 1 thread, medians of 15: one token over 4096 past: Attention-23
+ * 24.4 ms · this MatMul form 15.9 ms (13.1 ms with the values stored transposed, but in the whole model that
+ * variant decoded no faster, 40–49 vs 43–56 tokens/s, and placing documents into transposed values made kvlink
+ * TTFT 15 % slower, so values stay [B,KVH,P,D]); prompts of 95 tokens over 5120 past: Attention-23 205 ms ·
+ * MatMul forms 290–300 ms, hence the branch. Whole-model figures: docs/performance.md §6.
  *
  * The MatMul branch is only for S = 1, where no query row is fully blocked (the new token sees itself), so the
  * Softmax needs no guard for all-masked rows.
@@ -76,7 +76,6 @@ export function addHybridAttention(b: OnnxGraphBuilder, inputs: HybridAttentionI
     const qScaled = b.op("Mul", [inputs.q, b.constFloat(1 / Math.sqrt(D))], { name: `${p}.mm.q_scale` });
     const qT = perm(b.op("Reshape", [qScaled, i64([0, KVH, G, D])], { name: `${p}.mm.q_heads` }), [0, 1, 3, 2], `${p}.mm.q_t`);
     const kNew = perm(b.op("Reshape", [inputs.k, i64([0, 1, KVH, D])], { name: `${p}.mm.k_heads` }), [0, 2, 1, 3], `${p}.mm.k_new`); // [B,KVH,1,D]
-    const vNewT = b.op("Reshape", [inputs.v, i64([0, KVH, D, 1])], { name: `${p}.mm.v_new_t` }); // [B,KVH,D,1]
     const scoresPastT = b.op("MatMul", [inputs.pastKey, qT], { name: `${p}.mm.scores_past` }); // [B,KVH,P,G]
     const scoresNewT = b.op("MatMul", [kNew, qT], { name: `${p}.mm.scores_new` }); // [B,KVH,1,G]
     const scoresT = b.op("Concat", [scoresPastT, scoresNewT], { name: `${p}.mm.scores_t`, attrs: { axis: { int: 2 } } });
@@ -86,26 +85,24 @@ export function addHybridAttention(b: OnnxGraphBuilder, inputs: HybridAttentionI
       name: `${p}.mm.softmax`,
       attrs: { axis: { int: -1 } },
     });
-    const probsT = perm(probs, [0, 1, 3, 2], `${p}.mm.probs_t`); // [B,KVH,P+1,G]
     const pastLen = b.op("Gather", [b.op("Shape", [inputs.pastKey], { name: `${p}.mm.past_shape` }), i64([2])], { name: `${p}.mm.past_len`, attrs: { axis: { int: 0 } } });
-    const [probsPastT, probsNewT] = b.addNode("Split", [probsT, b.op("Concat", [pastLen, i64([1])], { name: `${p}.mm.split_sizes`, attrs: { axis: { int: 0 } } })], 2, {
+    const [probsPast, probsNew] = b.addNode("Split", [probs, b.op("Concat", [pastLen, i64([1])], { name: `${p}.mm.split_sizes`, attrs: { axis: { int: 0 } } })], 2, {
       name: `${p}.mm.split`,
-      attrs: { axis: { int: 2 } },
+      attrs: { axis: { int: 3 } },
     }) as [string, string];
-    const outPastT = b.op("MatMul", [inputs.pastValueT, probsPastT], { name: `${p}.mm.out_past` }); // [B,KVH,D,G]
-    const outNewT = b.op("MatMul", [vNewT, probsNewT], { name: `${p}.mm.out_new` }); // [B,KVH,D,G]
-    const outT = b.op("Add", [outPastT, outNewT], { name: `${p}.mm.out_t` });
-    // [B,KVH,D,G] → [B,KVH,G,D] → [B,1,H·D] (query head h = kvh·G + g, as Attention-23 groups them).
-    const o = b.op("Reshape", [perm(outT, [0, 1, 3, 2], `${p}.mm.out_heads`), i64([0, 1, H * D])], { name: `${p}.mm.out` });
+    const vNew = perm(b.op("Reshape", [inputs.v, i64([0, 1, KVH, D])], { name: `${p}.mm.v_heads` }), [0, 2, 1, 3], `${p}.mm.v_new`); // [B,KVH,1,D]
+    const outPast = b.op("MatMul", [probsPast, inputs.pastValue], { name: `${p}.mm.out_past` }); // [B,KVH,G,D]
+    const outNew = b.op("MatMul", [probsNew, vNew], { name: `${p}.mm.out_new` }); // [B,KVH,G,D]
+    // [B,KVH,G,D] → [B,1,H·D] (query head h = kvh·G + g, as Attention-23 groups them).
+    const o = b.op("Reshape", [b.op("Add", [outPast, outNew], { name: `${p}.mm.out_heads` }), i64([0, 1, H * D])], { name: `${p}.mm.out` });
     return [{ name: o, type: "float32", dims: outDims }];
   });
 
   const attentionBranch = b.subgraph(`${p}.attention_branch`, () => {
-    const pastValue = b.op("Transpose", [inputs.pastValueT], { name: `${p}.a23.past_value`, attrs: { perm: { ints: [0, 1, 3, 2] } } });
     const attn = b.uniqueName(`${p}.a23.out`);
     b.addNode(
       "Attention",
-      [inputs.q, inputs.k, inputs.v, inputs.attentionBias, inputs.pastKey, pastValue],
+      [inputs.q, inputs.k, inputs.v, inputs.attentionBias, inputs.pastKey, inputs.pastValue],
       // ORT's Attention-23 kernel insists on present outputs whenever past inputs are given; nobody reads them.
       [attn, b.uniqueName(`${p}.a23.present_key`), b.uniqueName(`${p}.a23.present_value`)],
       {

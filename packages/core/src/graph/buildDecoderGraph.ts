@@ -32,8 +32,8 @@ export interface BuildDecoderGraphOptions {
    * How layers attend: "onnx" (default) = the Attention-23 node over past keys [B,KVH,P,D]; "decomposed"
    * (kvlink signature only) = MatMul/Softmax over past keys fed transposed [B,KVH,D,P], no copy of the past per
    * step (addDecomposedAttention.ts: faster decode at long context, slower prefill; figures there); "hybrid"
-   * (kvlink signature only) = past keys [B,KVH,P,D] and past values fed transposed [B,KVH,D,P], one-token steps
-   * over a long past through MatMuls that stream the past once, everything else through Attention-23
+   * (kvlink signature only) = the same inputs as "onnx", one-token steps over a long past through MatMuls that
+   * read the past in place, everything else through Attention-23
    * (addHybridAttention.ts).
    */
   readonly attention?: AttentionImpl;
@@ -155,7 +155,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
   };
   const past = Array.from({ length: spec.numLayers }, (_, i) => ({
     key: pastInput(IoNames.pastKey(i), attention === "decomposed" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
-    value: pastInput(IoNames.pastValue(i), attention === "hybrid" ? [B, kvHeads, headDim, P] : [B, kvHeads, P, headDim]),
+    value: pastInput(IoNames.pastValue(i), [B, kvHeads, P, headDim]),
   }));
   const numLogitsToKeep = b.addInput(IoNames.numLogitsToKeep, "int64", []);
   // LoRA branches of a kvlink graph are scaled per sequence, so one graph serves the adapted model and its exact

@@ -589,7 +589,8 @@ interface KvLayout {
 
 /**
  * The kvlink graph's past layouts from the declared shapes of layer 0's past inputs: [B,KVH,D,P] (D fixed, P
- * symbolic) is "dimMajor" (keys of decomposed attention, values of hybrid attention); anything else is taken as
+ * symbolic) is "dimMajor" (keys of decomposed attention; values so declared are taken too, though no graph built
+ * here declares them so); anything else is taken as
  * [B,KVH,P,D], "tokenMajor".
  */
 function detectKvLayout(session: InferenceSession, spec: ModelSpec): KvLayout {

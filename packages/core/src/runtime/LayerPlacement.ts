@@ -3,8 +3,8 @@ import { decodeFloat16, encodeFloat16 } from "../store/codec/float16.js";
 
 /**
  * How a layer's key or value buffer is laid out: "tokenMajor" [KVH][capacity][D] (past [1,KVH,P,D]) or
- * "dimMajor" [KVH][D][capacity] (past fed transposed, [1,KVH,D,P]: the keys of decomposed-attention graphs, the
- * values of hybrid-attention graphs).
+ * "dimMajor" [KVH][D][capacity] (past fed transposed, [1,KVH,D,P]: the keys of decomposed-attention graphs; values
+ * in this layout are supported for graphs that declare them so, which none built here does).
  */
 export type SlotLayout = "tokenMajor" | "dimMajor";
 

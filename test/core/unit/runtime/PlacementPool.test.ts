@@ -73,7 +73,7 @@ describe("PlacementPool: placing document caches on helper threads", function ()
     });
   }
 
-  it("places shared documents into transposed value slots (hybrid-attention graphs) exactly as the calling thread alone does", async () => {
+  it("places shared documents into transposed value slots exactly as the calling thread alone does", async () => {
     const docs = [documentBlock(1100, 4, true), documentBlock(900, 5, true)];
     const withPool = await placeAll("tokenMajor", docs, pool, "float32", "dimMajor");
     assert.equal(withPool.valueLayout, "dimMajor");
