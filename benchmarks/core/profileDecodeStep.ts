@@ -1,6 +1,6 @@
 /**
  * Where a decode step's time goes, per ONNX op type: runs one-token steps of a kvlink-signature model.onnx with
- * ONNX Runtime's profiler on (token- or dim-major past keys and values; past KV fed at `--context` filled slots of a capacity 64 larger, as HostKvCache
+ * ONNX Runtime's profiler on (token- or dim-major past keys; past KV fed at `--context` filled slots of a capacity 64 larger, as HostKvCache
  * does) and sums the profiler's kernel times per op type. Also prints the JS time to build the feeds.
  *
  *   npx tsx benchmarks/core/profileDecodeStep.ts <model.onnx> [--context 0] [--steps 20] [--threads 2]
@@ -40,9 +40,6 @@ const numKvHeads = Number(shape[1]);
 // Token-major past keys [B,KVH,P,D] (Attention-23) or dim-major [B,KVH,D,P] (decomposed attention).
 const dimMajorKeys = typeof shape[3] !== "number";
 const headDim = Number(dimMajorKeys ? shape[2] : shape[3]);
-// Values [B,KVH,P,D], or transposed [B,KVH,D,P] where a graph declares them so.
-const valueMeta = session.inputMetadata.find((m) => m.name === "past_key_values.0.value");
-const dimMajorValues = valueMeta !== undefined && valueMeta.isTensor && typeof valueMeta.shape[3] !== "number";
 const numLayers = session.inputNames.filter((n) => n.startsWith("past_key_values.") && n.endsWith(".key")).length;
 if (!Number.isInteger(numKvHeads) || !Number.isInteger(headDim) || numLayers === 0) throw new Error(`${modelPath}: not a kvlink-signature graph with [B,KVH,P,D] or [B,KVH,D,P] past keys`);
 const capacity = context + 64;
@@ -62,7 +59,7 @@ for (let step = 0; step < numSteps; step++) {
   feeds["attention_bias"] = new Tensor("float32", bias, [1, 1, 1, capacity + 1]);
   for (let l = 0; l < numLayers; l++) {
     feeds[`past_key_values.${l}.key`] = new Tensor("float32", past[2 * l]!, dimMajorKeys ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim]);
-    feeds[`past_key_values.${l}.value`] = new Tensor("float32", past[2 * l + 1]!, dimMajorValues ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim]);
+    feeds[`past_key_values.${l}.value`] = new Tensor("float32", past[2 * l + 1]!, [1, numKvHeads, capacity, headDim]);
   }
   if (session.inputNames.includes("adapter_scale")) feeds["adapter_scale"] = new Tensor("float32", Float32Array.of(1), [1, 1, 1]);
   if (session.inputNames.includes("num_logits_to_keep")) feeds["num_logits_to_keep"] = new Tensor("int64", BigInt64Array.of(1n), []);

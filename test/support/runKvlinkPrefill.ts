@@ -14,16 +14,9 @@ export async function runKvlink(modelPath: string, weights: ModelWeights, ids: n
       attention_bias: new ort.Tensor("float32", bias, [1, 1, S, S]),
       num_logits_to_keep: new ort.Tensor("int64", BigInt64Array.from([0n]), []),
     };
-    // An empty past, in the layout the graph declares: [1,KVH,0,D], or transposed [1,KVH,D,0] (decomposed keys,
-    // hybrid values).
-    const emptyPast = (name: string): ort.Tensor => {
-      const meta = session.inputMetadata.find((m) => m.name === name);
-      const transposed = meta !== undefined && meta.isTensor && typeof meta.shape[3] !== "number";
-      return new ort.Tensor("float32", new Float32Array(0), transposed ? [1, numKvHeads, headDim, 0] : [1, numKvHeads, 0, headDim]);
-    };
     for (let l = 0; l < numLayers; l++) {
-      feeds[`past_key_values.${l}.key`] = emptyPast(`past_key_values.${l}.key`);
-      feeds[`past_key_values.${l}.value`] = emptyPast(`past_key_values.${l}.value`);
+      feeds[`past_key_values.${l}.key`] = new ort.Tensor("float32", new Float32Array(0), [1, numKvHeads, 0, headDim]);
+      feeds[`past_key_values.${l}.value`] = new ort.Tensor("float32", new Float32Array(0), [1, numKvHeads, 0, headDim]);
     }
     const out = await session.run(feeds);
     return out["logits"]!.data as Float32Array;

@@ -143,13 +143,7 @@ describe("langchain standard-suite contract on the default model (KVLINK_MODEL_D
     const streamed = await withTools.stream([new HumanMessage("What is 7 plus 5? Use the tool.")]);
     let full: AIMessageChunk | undefined;
     for await (const chunk of streamed) full = full === undefined ? chunk : full.concat(chunk);
-    // Which tool: an 82 % question on this model (eval:tools, "right tool"), and this prompt is a near tie that the
-    // kernels' rounding decides (Attention-23 and hybrid attention graphs pick differently); the harness measures
-    // it. Here: asked to use a tool, it calls one of the bound tools with arguments its schema accepts.
-    const streamedCall = full?.tool_calls?.[0];
-    assert.ok(streamedCall !== undefined, JSON.stringify(full?.content));
-    if (streamedCall.name === "AdderTool") assert.deepEqual(Object.keys(streamedCall.args).sort(), ["a", "b"]);
-    else assert.equal(streamedCall.name, "get_current_weather");
+    assert.equal(full?.tool_calls?.[0]?.name, "AdderTool", JSON.stringify(full?.content));
     const hello = await withTools.invoke([new HumanMessage("Hi! How are you today?")]);
     assert.equal(hello.tool_calls?.length ?? 0, 0);
     assert.ok(hello.text.length > 0);

@@ -57,7 +57,7 @@ export const Q4_GRAPH_KERNELS: GraphKernelOptions = { accuracyLevel: 4, head: "n
 /**
  * The attention a conversion builds unless `graph.attention` says otherwise: "hybrid" for kvlink graphs with fp32
  * past (one-token steps over a long past through MatMuls that read the past once, without Attention-23's copy of
- * it: 1.45× decode tokens/s at a 4k context on the default model, docs/performance.md), else Attention-23
+ * it: 1.6–1.7× decode tokens/s at a 4k context on the base GGUF, docs/performance.md §7), else Attention-23
  * ("onnx": the standard signature, and fp16 past, which only Attention-23 graphs take).
  */
 export function defaultAttention(signature: GraphSignature, pastKvType: PastKvType | undefined): AttentionImpl {

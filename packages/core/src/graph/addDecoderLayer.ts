@@ -3,7 +3,7 @@ import type { LayerWeights, LoraTarget } from "../model/ModelWeights.js";
 import { InvariantError } from "../errors/KvLinkError.js";
 import type { OnnxGraphBuilder } from "./OnnxGraphBuilder.js";
 import { addDecomposedAttention, type DecomposedAttentionMask } from "./addDecomposedAttention.js";
-import { addHybridAttention } from "./addHybridAttention.js";
+import { addHybridAttention, type HybridAttentionShared } from "./addHybridAttention.js";
 import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
 import { fuseLinears } from "./fuseLinears.js";
 
@@ -11,12 +11,12 @@ import { fuseLinears } from "./fuseLinears.js";
  * How a layer attends: ORT's Attention-23 node (past keys [B,KVH,P,D]), or the decomposed MatMul/Softmax form
  * over past keys fed transposed [B,KVH,D,P] with no copy of the past (addDecomposedAttention.ts; "new" KV
  * outputs only), with its once-per-graph mask values, or the hybrid form (addHybridAttention.ts: MatMuls for
- * one-token steps over a long past, Attention-23 otherwise), with its once-per-graph branch condition.
+ * one-token steps over a long past, Attention-23 otherwise), with its once-per-graph condition and split sizes.
  */
 export type LayerAttention =
   | { readonly kind: "onnx" }
   | { readonly kind: "decomposed"; readonly mask: DecomposedAttentionMask }
-  | { readonly kind: "hybrid"; readonly useMatMul: string };
+  | { readonly kind: "hybrid"; readonly shared: HybridAttentionShared };
 
 /** Graph values every layer reads. */
 export interface DecoderLayerInputs {
@@ -131,7 +131,7 @@ export function addDecoderLayer(
     attention.kind === "decomposed"
       ? decomposedAttention(b, inputs, attention.mask, qkv, kv)
       : attention.kind === "hybrid"
-        ? hybridAttention(b, inputs, attention.useMatMul, qkv, kv)
+        ? hybridAttention(b, inputs, attention.shared, qkv, kv)
         : onnxAttention(b, inputs, qkv, kv);
   const o = linear(attn, "o", `${p}.attn.o_proj`);
   const h1 = b.op("Add", [hidden, o], { name: `${p}.attn.residual` });
@@ -177,29 +177,29 @@ function decomposedAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, ma
 }
 
 function onnxAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: LayerQkv, kv: DecoderLayerKv): string {
-  const { spec } = inputs;
-  const { prefix: p, qRot, kRot, v } = qkv;
-  // ORT's Attention-23 kernel insists on present outputs whenever past inputs are given, so in "new" mode
-  // they are internal values nobody reads.
-  const present =
-    kv.outputMode === "present"
-      ? [kv.keyOutput, kv.valueOutput]
-      : [b.uniqueName(`${p}.attn.present_key`), b.uniqueName(`${p}.attn.present_value`)];
-  const attn = b.uniqueName(`${p}.attn.out`);
-  b.addNode(
-    "Attention",
-    [qRot, kRot, v, inputs.attentionBias, kv.pastKey, kv.pastValue],
-    [attn, ...present],
-    {
-      name: `${p}.attn.attention`,
-      attrs: {
-        q_num_heads: { int: spec.numHeads },
-        kv_num_heads: { int: spec.numKvHeads },
-        scale: { float: 1 / Math.sqrt(spec.headDim) },
-      },
-    },
-  );
+  const present: readonly [string, string] = kv.outputMode === "present" ? [kv.keyOutput, kv.valueOutput] : unreadPresent(b, qkv.prefix);
+  const attn = addAttention23(b, inputs, qkv, kv, present);
   if (kv.outputMode === "new") addNewKvOutputs(b, inputs, qkv, kv);
+  return attn;
+}
+
+/** ORT's Attention-23 kernel insists on present outputs whenever past inputs are given: in "new" mode nobody reads them. */
+function unreadPresent(b: OnnxGraphBuilder, prefix: string): [string, string] {
+  return [b.uniqueName(`${prefix}.attn.present_key`), b.uniqueName(`${prefix}.attn.present_value`)];
+}
+
+/** The layer's Attention-23 node over its past; returns the attention output [B,S,H·D]. */
+function addAttention23(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: LayerQkv, kv: DecoderLayerKv, present: readonly [string, string]): string {
+  const { spec } = inputs;
+  const attn = b.uniqueName(`${qkv.prefix}.attn.out`);
+  b.addNode("Attention", [qkv.qRot, qkv.kRot, qkv.v, inputs.attentionBias, kv.pastKey, kv.pastValue], [attn, ...present], {
+    name: `${qkv.prefix}.attn.attention`,
+    attrs: {
+      q_num_heads: { int: spec.numHeads },
+      kv_num_heads: { int: spec.numKvHeads },
+      scale: { float: 1 / Math.sqrt(spec.headDim) },
+    },
+  });
   return attn;
 }
 
@@ -214,7 +214,7 @@ function addNewKvOutputs(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, qkv: L
   toBnsh(qkv.v, kv.valueOutput, `${qkv.prefix}.attn.new_value`);
 }
 
-function hybridAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, useMatMul: string, qkv: LayerQkv, kv: DecoderLayerKv): string {
+function hybridAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, shared: HybridAttentionShared, qkv: LayerQkv, kv: DecoderLayerKv): string {
   if (kv.outputMode !== "new") {
     throw new InvariantError(`layer ${qkv.prefix}: hybrid attention outputs only the new tokens' KV, got outputMode "${kv.outputMode}"`, {
       details: { layer: qkv.prefix, outputMode: kv.outputMode },
@@ -228,7 +228,8 @@ function hybridAttention(b: OnnxGraphBuilder, inputs: DecoderLayerInputs, useMat
     pastKey: kv.pastKey,
     pastValue: kv.pastValue,
     attentionBias: inputs.attentionBias,
-    useMatMul,
+    shared,
+    attention23: () => addAttention23(b, inputs, qkv, kv, unreadPresent(b, qkv.prefix)),
     numHeads: spec.numHeads,
     numKvHeads: spec.numKvHeads,
     headDim: spec.headDim,

@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors/KvLinkError.js";
 import { dequantizeLinear, type ModelWeights } from "../model/ModelWeights.js";
 import { addDecomposedAttentionMask } from "./addDecomposedAttention.js";
-import { addHybridAttentionCondition } from "./addHybridAttention.js";
+import { addHybridAttentionShared } from "./addHybridAttention.js";
 import { addDecoderLayer, type LayerAttention } from "./addDecoderLayer.js";
 import { addLinear, type Int8WeightMode, type NBitsAccuracy } from "./addLinear.js";
 import { cosSinTable } from "../rope/cosSinTable.js";
@@ -176,7 +176,7 @@ export function buildDecoderGraph(weights: ModelWeights, options: BuildDecoderGr
     attention === "decomposed"
       ? { kind: "decomposed", mask: addDecomposedAttentionMask(b, attentionBias) }
       : attention === "hybrid"
-        ? { kind: "hybrid", useMatMul: addHybridAttentionCondition(b, inputIds, past[0]!.key) }
+        ? { kind: "hybrid", shared: addHybridAttentionShared(b, inputIds, past[0]!.key) }
         : { kind: "onnx" };
   const layerInputs = {
     spec,

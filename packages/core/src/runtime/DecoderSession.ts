@@ -14,7 +14,7 @@ import type { ModelSpec } from "../model/ModelSpec.js";
 import { invariant } from "../util/invariant.js";
 import { createOrtSession } from "./createOrtSession.js";
 import type { ExecutionProviderSettings } from "./executionProvider.js";
-import { HostKvCache, type SlotLayout } from "./HostKvCache.js";
+import { HostKvCache, type KeyLayout } from "./HostKvCache.js";
 import { PlacementPool } from "./PlacementPool.js";
 import { PresentKvCache } from "./PresentKvCache.js";
 import type {
@@ -89,7 +89,7 @@ export class DecoderSession {
   readonly #placement: PlacementPool | undefined;
   readonly #invFreq: Float64Array;
   /** Layout of the kvlink graph's past keys (from the input's declared shape). */
-  readonly #layout: KvLayout;
+  readonly #keyLayout: KeyLayout;
   /** Element type of the kvlink graph's past inputs (and so of the host KV slots). */
   readonly #slotType: PastKvType;
   #nextSequenceId = 1;
@@ -101,11 +101,11 @@ export class DecoderSession {
     spec: ModelSpec,
     info: RuntimeInfo,
     documentCacheBytes: number,
-    layout: KvLayout,
+    keyLayout: KeyLayout,
     slotType: PastKvType,
     placement: PlacementPool | undefined,
   ) {
-    this.#layout = layout;
+    this.#keyLayout = keyLayout;
     this.#slotType = slotType;
     this.#placement = placement;
     this.#documents = new DocumentKvLru(documentCacheBytes);
@@ -151,13 +151,13 @@ export class DecoderSession {
         numThreads,
         placementThreads: placesDocuments ? placementThreads : 1,
       };
-      const layout: KvLayout = signature === "kvlink" ? detectKvLayout(session, options.spec) : { keys: "tokenMajor", values: "tokenMajor" };
+      const keyLayout = signature === "kvlink" ? detectKeyLayout(session, options.spec) : "tokenMajor";
       const slotType = signature === "kvlink" ? detectSlotType(session, options.modelPath) : "float32";
       // Last, so no error leaves helpers behind. They start in tens of milliseconds, far less than loading the graph;
       // waiting makes the first prompt use them.
       const placement = placesDocuments ? PlacementPool.create(placementThreads) : undefined;
       await placement?.whenStarted();
-      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, layout, slotType, placement);
+      return new DecoderSession(session, options.spec, info, options.documentCacheBytes ?? 2 * 1024 ** 3, keyLayout, slotType, placement);
     } catch (error) {
       await session.release();
       throw error;
@@ -179,8 +179,7 @@ export class DecoderSession {
       if (this.info.signature === "kvlink") {
         const host = new HostKvCache(this.#geometry, {
           maxCapacityHint: this.#spec.maxPositionEmbeddings,
-          keyLayout: this.#layout.keys,
-          valueLayout: this.#layout.values,
+          keyLayout: this.#keyLayout,
           slotType: this.#slotType,
           pool: this.#slotPool,
         });
@@ -398,8 +397,8 @@ export class DecoderSession {
         // This chunk's rows among the last `wanted` (a pass keeps at least one row; unwanted ones are dropped).
         const keepHere = Math.max(0, Math.min(end - start, wanted - (numNew - end)));
         const part: ValidForward = {
-          inputIds: valid.inputIds.slice(start, end),
-          positions: valid.positions.slice(start, end),
+          inputIds: valid.inputIds.subarray(start, end),
+          positions: valid.positions.subarray(start, end),
           mask: "causal",
           numLogitsToKeep: Math.max(1, keepHere),
         };
@@ -429,12 +428,10 @@ export class DecoderSession {
     const capacity = cache.capacity;
     const feeds = this.#commonFeeds(valid, adapterScale);
     feeds[IoNames.attentionBias] = new Tensor("float32", computeKvLinkBias(valid.mask, past, capacity, numNew), [1, 1, numNew, capacity + numNew]);
-    const dimsOf = (layout: SlotLayout) => (layout === "dimMajor" ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim]);
-    const keyDims = dimsOf(cache.keyLayout);
-    const valueDims = dimsOf(cache.valueLayout);
+    const keyDims = cache.keyLayout === "dimMajor" ? [1, numKvHeads, headDim, capacity] : [1, numKvHeads, capacity, headDim];
     for (let l = 0; l < numLayers; l++) {
       feeds[IoNames.pastKey(l)] = slotTensor(cache.pastKeys(l), keyDims);
-      feeds[IoNames.pastValue(l)] = slotTensor(cache.pastValues(l), valueDims);
+      feeds[IoNames.pastValue(l)] = slotTensor(cache.pastValues(l), [1, numKvHeads, capacity, headDim]);
     }
     const outputs = await this.#run(feeds);
     const keys: Float32Array[] = [];
@@ -581,25 +578,14 @@ function detectSlotType(session: InferenceSession, modelPath: string): PastKvTyp
   });
 }
 
-/** How a kvlink graph takes its past keys and values. */
-interface KvLayout {
-  readonly keys: SlotLayout;
-  readonly values: SlotLayout;
-}
-
 /**
- * The kvlink graph's past layouts from the declared shapes of layer 0's past inputs: [B,KVH,D,P] (D fixed, P
- * symbolic) is "dimMajor" (keys of decomposed attention; values so declared are taken too, though no graph built
- * here declares them so); anything else is taken as
- * [B,KVH,P,D], "tokenMajor".
+ * The kvlink graph's past key layout from the declared shape of past_key_values.0.key: [B,KVH,D,P] (D fixed,
+ * P symbolic) is "dimMajor" (decomposed attention); anything else is taken as [B,KVH,P,D], "tokenMajor".
  */
-function detectKvLayout(session: InferenceSession, spec: ModelSpec): KvLayout {
-  const layoutOf = (name: string): SlotLayout => {
-    const meta = session.inputMetadata.find((m) => m.name === name);
-    const shape = meta !== undefined && meta.isTensor ? meta.shape : [];
-    return shape.length === 4 && shape[2] === spec.headDim && typeof shape[3] === "string" ? "dimMajor" : "tokenMajor";
-  };
-  return { keys: layoutOf(IoNames.pastKey(0)), values: layoutOf(IoNames.pastValue(0)) };
+function detectKeyLayout(session: InferenceSession, spec: ModelSpec): KeyLayout {
+  const meta = session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
+  const shape = meta !== undefined && meta.isTensor ? meta.shape : [];
+  return shape.length === 4 && shape[2] === spec.headDim && typeof shape[3] === "string" ? "dimMajor" : "tokenMajor";
 }
 
 /** The graph must have past inputs and KV outputs for exactly spec.numLayers layers. */

@@ -2,13 +2,13 @@ import type { PastKvType } from "../graph/buildDecoderGraph.js";
 import type { Float32Pool } from "./Float32Pool.js";
 import type { DeltaRotation } from "../rope/rotateKeysInto.js";
 import { decodeFloat16 } from "../store/codec/float16.js";
-import { placeLayer, type LayerPlacement, type SlotArray, type SlotLayout } from "./LayerPlacement.js";
+import { placeLayer, type KeyLayout, type LayerPlacement, type SlotArray } from "./LayerPlacement.js";
 import { invariant } from "../util/invariant.js";
 import type { ResidentDocument } from "./DocumentKvLru.js";
 import type { KvBlock, SequenceStatus } from "./Runtime.js";
 import type { KvGeometry, SequenceKv } from "./SequenceKv.js";
 
-export type { SlotLayout } from "./LayerPlacement.js";
+export type { KeyLayout } from "./LayerPlacement.js";
 
 /** Slots added per growth (rounded up to a multiple of it) once the cache holds SMALL_CAPACITY slots. */
 const GROWTH_CHUNK = 256;
@@ -20,21 +20,19 @@ export interface HostKvCacheOptions {
   /** Caps chunked growth (e.g. max_position_embeddings), never a required size. */
   readonly maxCapacityHint: number;
   /** Default "tokenMajor". */
-  readonly keyLayout?: SlotLayout;
-  /** Default "tokenMajor". */
-  readonly valueLayout?: SlotLayout;
+  readonly keyLayout?: KeyLayout;
   /** Where slot buffers come from and go back to (reuse across sequences); default: plain allocation. */
   readonly pool?: Float32Pool;
   /**
    * Element type of the slots, as the graph's past inputs take them: "float32" (default) or "float16" (raw bits in
-   * Uint16Arrays; token-major keys and values only). Blocks in and out stay fp32; fp16 slots round what is written.
+   * Uint16Arrays; token-major keys only). Blocks in and out stay fp32; fp16 slots round what is written.
    */
   readonly slotType?: PastKvType;
 }
 
 /**
  * Host-owned KV cache for the KVLink signature: per layer, K and V live in preallocated Float32Arrays (keys in
- * `keyLayout`, values in `valueLayout`). The whole buffer is fed to the graph as past with capacity as P and
+ * `keyLayout`, values [KVH][capacity][D]). The whole buffer is fed to the graph as past with capacity as P and
  * no copy (unused slots are blocked in attention_bias), and only the new tokens' KV is written back, so a
  * decode step moves O(S) KV through JS instead of the whole cache. Blocks in and out are [KVH, n, D].
  *
@@ -45,8 +43,7 @@ export interface HostKvCacheOptions {
 export class HostKvCache implements SequenceKv {
   readonly #geometry: KvGeometry;
   readonly #maxCapacityHint: number;
-  readonly #keyLayout: SlotLayout;
-  readonly #valueLayout: SlotLayout;
+  readonly #keyLayout: KeyLayout;
   readonly #pool: Float32Pool | undefined;
   readonly #half: boolean;
   #capacity = 0;
@@ -61,13 +58,9 @@ export class HostKvCache implements SequenceKv {
     this.#geometry = geometry;
     this.#maxCapacityHint = opts.maxCapacityHint;
     this.#keyLayout = opts.keyLayout ?? "tokenMajor";
-    this.#valueLayout = opts.valueLayout ?? "tokenMajor";
     this.#pool = opts.pool;
     this.#half = opts.slotType === "float16";
-    invariant(!this.#half || (this.#keyLayout === "tokenMajor" && this.#valueLayout === "tokenMajor"), "fp16 slots need token-major keys and values", {
-      keyLayout: this.#keyLayout,
-      valueLayout: this.#valueLayout,
-    });
+    invariant(!this.#half || this.#keyLayout === "tokenMajor", "fp16 slots need token-major keys", { keyLayout: this.#keyLayout });
     this.#keys = Array.from({ length: geometry.numLayers }, () => this.#allocate(0));
     this.#values = Array.from({ length: geometry.numLayers }, () => this.#allocate(0));
   }
@@ -87,11 +80,8 @@ export class HostKvCache implements SequenceKv {
   get capacity(): number {
     return this.#capacity;
   }
-  get keyLayout(): SlotLayout {
+  get keyLayout(): KeyLayout {
     return this.#keyLayout;
-  }
-  get valueLayout(): SlotLayout {
-    return this.#valueLayout;
   }
   get lastPosition(): number {
     return this.#length === 0 ? -1 : this.#positions[this.#length - 1]!;
@@ -108,7 +98,7 @@ export class HostKvCache implements SequenceKv {
   pastKeys(layer: number): SlotArray {
     return this.#keys[layer]!;
   }
-  /** The whole-capacity value buffer of `layer`: [1,KVH,capacity,D] (tokenMajor) or [1,KVH,D,capacity] (dimMajor). */
+  /** The whole-capacity value buffer of `layer`, [1,KVH,capacity,D]. */
   pastValues(layer: number): SlotArray {
     return this.#values[layer]!;
   }
@@ -129,13 +119,12 @@ export class HostKvCache implements SequenceKv {
     };
     const len = this.#length;
     const cap = this.#capacity;
-    const growIn = (old: SlotArray, layout: SlotLayout): SlotArray =>
-      layout === "dimMajor"
-        ? grow(old, numKvHeads * headDim, len, cap, capacity)
-        : grow(old, numKvHeads, len * headDim, cap * headDim, capacity * headDim);
     for (let l = 0; l < numLayers; l++) {
-      this.#keys[l] = growIn(this.#keys[l]!, this.#keyLayout);
-      this.#values[l] = growIn(this.#values[l]!, this.#valueLayout);
+      this.#keys[l] =
+        this.#keyLayout === "dimMajor"
+          ? grow(this.#keys[l]!, numKvHeads * headDim, len, cap, capacity)
+          : grow(this.#keys[l]!, numKvHeads, len * headDim, cap * headDim, capacity * headDim);
+      this.#values[l] = grow(this.#values[l]!, numKvHeads, len * headDim, cap * headDim, capacity * headDim);
     }
     const positions = new Int32Array(capacity);
     positions.set(this.#positions.subarray(0, len));
@@ -195,7 +184,6 @@ export class HostKvCache implements SequenceKv {
         numHeads: numKvHeads,
         headDim,
         keyLayout: this.#keyLayout,
-        valueLayout: this.#valueLayout,
         rotation,
       });
     }
@@ -237,14 +225,12 @@ export class HostKvCache implements SequenceKv {
       }
       return out;
     };
-    const copyOf = (layout: SlotLayout) => (layout === "dimMajor" ? copyDimMajor : copyTokenMajor);
-    const copyKeys = copyOf(this.#keyLayout);
-    const copyValues = copyOf(this.#valueLayout);
+    const copyKeys = this.#keyLayout === "dimMajor" ? copyDimMajor : copyTokenMajor;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < numLayers; l++) {
       keys.push(copyKeys(this.#keys[l]!));
-      values.push(copyValues(this.#values[l]!));
+      values.push(copyTokenMajor(this.#values[l]!));
     }
     return { keys, values, numTokens: n, positions: this.#positions.slice(start, end) };
   }

@@ -2,11 +2,11 @@ import { rotateKeysInto, rotateKeysIntoTransposed, type DeltaRotation } from "..
 import { decodeFloat16, encodeFloat16 } from "../store/codec/float16.js";
 
 /**
- * How a layer's key or value buffer is laid out: "tokenMajor" [KVH][capacity][D] (past [1,KVH,P,D]) or
- * "dimMajor" [KVH][D][capacity] (past fed transposed, [1,KVH,D,P]: the keys of decomposed-attention graphs; values
- * in this layout are supported for graphs that declare them so, which none built here does).
+ * How a layer's key buffer is laid out: "tokenMajor" [KVH][capacity][D] (Attention-23 graphs' past keys
+ * [1,KVH,P,D]) or "dimMajor" [KVH][D][capacity] (decomposed-attention graphs' past keys [1,KVH,D,P]).
+ * Values are always [KVH][capacity][D].
  */
-export type SlotLayout = "tokenMajor" | "dimMajor";
+export type KeyLayout = "tokenMajor" | "dimMajor";
 
 /** A sequence's KV slots: fp32, or fp16 as raw bits (graphs with float16 past inputs). */
 export type SlotArray = Float32Array | Uint16Array;
@@ -28,7 +28,7 @@ export interface KeyPlacement {
   readonly count: number;
   readonly numHeads: number;
   readonly headDim: number;
-  readonly keyLayout: SlotLayout;
+  readonly keyLayout: KeyLayout;
   readonly rotation: DeltaRotation | undefined;
 }
 
@@ -36,7 +36,6 @@ export interface KeyPlacement {
 export interface LayerPlacement extends KeyPlacement {
   readonly srcValues: SlotArray;
   readonly dstValues: SlotArray;
-  readonly valueLayout: SlotLayout;
 }
 
 export function placeKeys(p: KeyPlacement): void {
@@ -44,7 +43,7 @@ export function placeKeys(p: KeyPlacement): void {
 }
 
 export function placeValues(p: LayerPlacement): void {
-  write(p.srcValues, p.srcTokens, p.srcStart, p.dstValues, p, p.valueLayout, undefined);
+  write(p.srcValues, p.srcTokens, p.srcStart, p.dstValues, p, "tokenMajor", undefined);
 }
 
 /**
@@ -53,7 +52,7 @@ export function placeValues(p: LayerPlacement): void {
  */
 export function placeStaged(region: SlotArray, p: LayerPlacement, part: "keys" | "values"): void {
   if (part === "keys") write(region, p.count, 0, p.dstKeys, p, p.keyLayout, undefined);
-  else write(region, p.count, 0, p.dstValues, p, p.valueLayout, undefined);
+  else write(region, p.count, 0, p.dstValues, p, "tokenMajor", undefined);
 }
 
 /** True when writing `src` into `dst` needs arithmetic (rotation or fp16 rounding), not just a copy. */
@@ -70,7 +69,7 @@ function write(
   srcStart: number,
   dst: SlotArray,
   g: Destination,
-  layout: SlotLayout,
+  layout: KeyLayout,
   rotation: DeltaRotation | undefined,
 ): void {
   const { dstCapacity, dstStart, count, numHeads, headDim } = g;

@@ -45,23 +45,13 @@ export interface StepResult {
 
 const i64 = (xs: readonly number[], dims: readonly number[]) => new ort.Tensor("int64", BigInt64Array.from(xs, BigInt), dims);
 
-/** True when the session's past input `name` is declared transposed [B,KVH,D,P]. */
-function isTransposedPast(s: TestSession, spec: ModelSpec, name: string): boolean {
-  const meta = s.session.inputMetadata.find((m) => m.name === name);
+/** True when the session's past keys are declared transposed [B,KVH,D,P] (decomposed attention). */
+export function hasTransposedPastKeys(s: TestSession, spec: ModelSpec): boolean {
+  const meta = s.session.inputMetadata.find((m) => m.name === IoNames.pastKey(0));
   return meta !== undefined && meta.isTensor && meta.shape.length === 4 && meta.shape[2] === spec.headDim && typeof meta.shape[3] === "string";
 }
 
-/** True when the session's past keys are declared transposed [B,KVH,D,P] (decomposed attention). */
-export function hasTransposedPastKeys(s: TestSession, spec: ModelSpec): boolean {
-  return isTransposedPast(s, spec, IoNames.pastKey(0));
-}
-
-/** True when the session's past values are declared transposed [B,KVH,D,P] (hybrid attention). */
-export function hasTransposedPastValues(s: TestSession, spec: ModelSpec): boolean {
-  return isTransposedPast(s, spec, IoNames.pastValue(0));
-}
-
-/** [KVH, n, D] → [KVH, D, n] (keys or values). */
+/** [KVH, n, D] → [KVH, D, n]. */
 export function transposeKeys(keys: Float32Array, numKvHeads: number, numTokens: number, headDim: number): Float32Array {
   const out = new Float32Array(keys.length);
   for (let h = 0; h < numKvHeads; h++)
@@ -70,11 +60,7 @@ export function transposeKeys(keys: Float32Array, numKvHeads: number, numTokens:
   return out;
 }
 
-function pastFeeds(
-  spec: ModelSpec,
-  past: HostKv | undefined,
-  options: { batch?: number; transposedKeys?: boolean; transposedValues?: boolean } = {},
-): Record<string, ort.Tensor> {
+function pastFeeds(spec: ModelSpec, past: HostKv | undefined, options: { batch?: number; transposedKeys?: boolean } = {}): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   const length = past?.length ?? 0;
   const batch = options.batch ?? 1;
@@ -84,10 +70,7 @@ function pastFeeds(
     feeds[IoNames.pastKey(l)] = options.transposedKeys
       ? new ort.Tensor("float32", transposeKeys(keys, spec.numKvHeads, length, spec.headDim), [batch, spec.numKvHeads, spec.headDim, length])
       : new ort.Tensor("float32", keys, dims);
-    const values = past?.values[l] ?? new Float32Array(0);
-    feeds[IoNames.pastValue(l)] = options.transposedValues
-      ? new ort.Tensor("float32", transposeKeys(values, spec.numKvHeads, length, spec.headDim), [batch, spec.numKvHeads, spec.headDim, length])
-      : new ort.Tensor("float32", values, dims);
+    feeds[IoNames.pastValue(l)] = new ort.Tensor("float32", past?.values[l] ?? new Float32Array(0), dims);
   }
   return feeds;
 }
@@ -105,7 +88,7 @@ function collect(spec: ModelSpec, out: ort.InferenceSession.OnnxValueMapType, ke
 
 /**
  * One KVLink-signature step; `mask[s][j]` (true = attend) becomes the 0/−Infinity attention_bias. `past` is
- * [KVH, P, D] per layer, transposed here when the graph takes its past keys or values as [B,KVH,D,P].
+ * [KVH, P, D] per layer, transposed here when the graph takes its past keys as [B,KVH,D,P].
  */
 export async function runKvLinkStep(
   s: TestSession,
@@ -121,7 +104,7 @@ export async function runKvLinkStep(
     [IoNames.positionIds]: i64(input.positionIds, [1, S]),
     [IoNames.attentionBias]: new ort.Tensor("float32", bias, [1, 1, S, T]),
     [IoNames.numLogitsToKeep]: i64([input.numLogitsToKeep ?? 0], []),
-    ...pastFeeds(spec, input.past, { transposedKeys: hasTransposedPastKeys(s, spec), transposedValues: hasTransposedPastValues(s, spec) }),
+    ...pastFeeds(spec, input.past, { transposedKeys: hasTransposedPastKeys(s, spec) }),
   };
   return collect(spec, await s.session.run(feeds), IoNames.newKey, IoNames.newValue);
 }

@@ -5,7 +5,7 @@ import type { TinyModel } from "../../../../packages/core/src/graph/writeTinyMod
 import { createRandomWeights } from "../../../../packages/core/src/model/createRandomWeights.js";
 import { computeInvFreq } from "../../../../packages/core/src/rope/computeInvFreq.js";
 import { deltaRotation } from "../../../../packages/core/src/rope/rotateKeysInto.js";
-import { HostKvCache, type SlotLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
+import { HostKvCache, type KeyLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
 import { InProcessRuntime } from "../../../../packages/core/src/runtime/InProcessRuntime.js";
 import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
 import { maxAbsDiff, TinyModelDir } from "./tinyModels.js";
@@ -25,7 +25,7 @@ function block(startToken: number, n: number): KvBlock {
 }
 
 describe("HostKvCache key layouts", () => {
-  const create = (keyLayout: SlotLayout) => new HostKvCache(geometry, { maxCapacityHint: 10_000, keyLayout });
+  const create = (keyLayout: KeyLayout) => new HostKvCache(geometry, { maxCapacityHint: 10_000, keyLayout });
 
   it("dimMajor keeps keys as [KVH, D, capacity] and reads back [KVH, n, D] across growth and truncation", () => {
     const cache = create("dimMajor");
@@ -42,22 +42,6 @@ describe("HostKvCache key layouts", () => {
     assert.equal(k[(2 * geometry.headDim + 5) * cap + 291], 1e6 + 2e4 + 2910 + 5);
     // values stay [KVH, capacity, D]
     assert.equal(cache.pastValues(1)[(2 * cap + 291) * geometry.headDim + 5], 1e6 + 1e5 + 2e4 + 2910 + 5);
-  });
-
-  it("dimMajor values are kept as [KVH, D, capacity] and read back [KVH, n, D]; documents place into them as into token-major ones", () => {
-    const cache = new HostKvCache(geometry, { maxCapacityHint: 10_000, valueLayout: "dimMajor" });
-    const plain = create("tokenMajor");
-    for (const c of [cache, plain]) {
-      c.append(block(0, 5));
-      c.append(block(5, 300));
-      c.appendDocument(block(0, 40), 3, 500, undefined);
-    }
-    assert.equal(cache.valueLayout, "dimMajor");
-    assert.deepEqual(cache.read(0, cache.length), plain.read(0, plain.length));
-    const cap = cache.capacity;
-    // layer 1, head 2, dim 5, token 291: values transposed, keys token-major
-    assert.equal(cache.pastValues(1)[(2 * geometry.headDim + 5) * cap + 291], 1e6 + 1e5 + 2e4 + 2910 + 5);
-    assert.equal(cache.pastKeys(1)[(2 * cap + 291) * geometry.headDim + 5], 1e6 + 2e4 + 2910 + 5);
   });
 
   it("appendDocument rotates into both layouts identically (fused copy + re-rotation), from a start token", () => {

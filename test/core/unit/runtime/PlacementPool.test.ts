@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { deltaRotation } from "../../../../packages/core/src/rope/rotateKeysInto.js";
-import { HostKvCache, type SlotLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
+import { HostKvCache, type KeyLayout } from "../../../../packages/core/src/runtime/HostKvCache.js";
 import { PlacementPool } from "../../../../packages/core/src/runtime/PlacementPool.js";
 import type { ResidentDocument } from "../../../../packages/core/src/runtime/DocumentKvLru.js";
 import type { KvBlock } from "../../../../packages/core/src/runtime/Runtime.js";
@@ -18,14 +18,13 @@ function documentBlock(n: number, seed: number, shared: boolean): KvBlock {
 
 /** Places the documents one after another (each rotated to its offset) and returns the cache. */
 async function placeAll(
-  keyLayout: SlotLayout,
+  keyLayout: KeyLayout,
   docs: readonly ResidentDocument[],
   pool: PlacementPool | undefined,
   slotType: "float32" | "float16" = "float32",
-  valueLayout: SlotLayout = "tokenMajor",
 ): Promise<HostKvCache> {
   const total = docs.reduce((s, d) => s + d.numTokens, 0);
-  const cache = new HostKvCache(geometry, { maxCapacityHint: 1 << 16, keyLayout, valueLayout, slotType });
+  const cache = new HostKvCache(geometry, { maxCapacityHint: 1 << 16, keyLayout, slotType });
   cache.ensureCapacity(total + 7);
   let offset = 3;
   for (const doc of docs) {
@@ -72,14 +71,6 @@ describe("PlacementPool: placing document caches on helper threads", function ()
       assertSameSlots(await placeAll(keyLayout, docs, pool), await placeAll(keyLayout, docs, undefined));
     });
   }
-
-  it("places shared documents into transposed value slots exactly as the calling thread alone does", async () => {
-    const docs = [documentBlock(1100, 4, true), documentBlock(900, 5, true)];
-    const withPool = await placeAll("tokenMajor", docs, pool, "float32", "dimMajor");
-    assert.equal(withPool.valueLayout, "dimMajor");
-    assertSameSlots(withPool, await placeAll("tokenMajor", docs, undefined, "float32", "dimMajor"));
-    assertSameSlots(withPool, await placeAll("tokenMajor", docs, undefined));
-  });
 
   it("places shared documents into fp16 slots exactly as the calling thread alone does (keys and values rounded by the helpers)", async () => {
     const docs = [documentBlock(1100, 6, true), documentBlock(700, 7, true)];
