@@ -287,7 +287,7 @@ export class KvLinkEngine implements AsyncDisposable {
       const entry = this.#documentEntry(typeof doc === "string" ? doc : doc.text);
       let source = await this.#ensureDocument(entry);
       if (options.verifyStored === true && source === "memory" && this.#store !== undefined && !(await this.#store.has(entry.tokenIds))) {
-        source = (await this.#fetchBlock(entry)).source;
+        source = await this.#storeAgain(this.#store, entry);
       }
       results.push({ key: entry.key, numTokens: entry.tokenIds.length, source });
       try {
@@ -588,17 +588,30 @@ export class KvLinkEngine implements AsyncDisposable {
     if (store === undefined) return { block: await this.#computeDocumentKv(entry.tokenIds), source: "computed" };
     // Through the store, a computed cache comes back as it decodes from its stored dtype, so this process uses the
     // same values as every process that later loads it (the answer does not depend on who computed the document).
-    const { cache, source } = await store.getOrCompute(entry.tokenIds, async () => {
-      const block = await this.#computeDocumentKv(entry.tokenIds);
-      return {
-        fingerprint: this.fingerprint,
-        tokenIds: Int32Array.from(entry.tokenIds),
-        layout: { numLayers: this.spec.numLayers, numKvHeads: this.spec.numKvHeads, numTokens: block.numTokens, headDim: this.spec.headDim },
-        keys: block.keys,
-        values: block.values,
-      };
-    });
+    const { cache, source } = await store.getOrCompute(entry.tokenIds, async () => this.#documentCache(entry, await this.#computeDocumentKv(entry.tokenIds)));
     return { block: documentToBlock(cache), source: source === "computed" ? "computed" : "store" };
+  }
+
+  #documentCache(entry: DocumentEntry, block: KvBlock): DocumentKvCache {
+    return {
+      fingerprint: this.fingerprint,
+      tokenIds: Int32Array.from(entry.tokenIds),
+      layout: { numLayers: this.spec.numLayers, numKvHeads: this.spec.numKvHeads, numTokens: block.numTokens, headDim: this.spec.headDim },
+      keys: block.keys,
+      values: block.values,
+    };
+  }
+
+  /**
+   * Writes a document resident in the runtime, but missing from the store (its write was lost in an outage), to the
+   * store again from the runtime's copy; fetches or computes it only when the runtime no longer holds it. "memory"
+   * when the resident copy was written. Writes absorb outages: a caller that must know checks `store.has`.
+   */
+  async #storeAgain(store: KvCacheStore, entry: DocumentEntry): Promise<"memory" | "store" | "computed"> {
+    const block = await this.#runtime.readDocument(entry.key);
+    if (block === undefined) return (await this.#fetchBlock(entry)).source;
+    await store.set(this.#documentCache(entry, block));
+    return "memory";
   }
 
   /** The adapter_scale of a prompt citing `numDocuments` documents, with or without bound tools (see EngineOptions.adapter). */

@@ -6,7 +6,7 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import { ContextOverflowError, DisposedError, InvalidInputError, ModelFormatError, RuntimeError } from "../errors/KvLinkError.js";
 import { computeInvFreq } from "../rope/computeInvFreq.js";
 import { deltaRotation } from "../rope/rotateKeysInto.js";
-import { encodeFloat16 } from "../store/codec/float16.js";
+import { decodeFloat16, encodeFloat16 } from "../store/codec/float16.js";
 import { DocumentKvLru, type ResidentDocument } from "./DocumentKvLru.js";
 import { Float32Pool } from "./Float32Pool.js";
 import { detectSignature, IoNames, type GraphSignature } from "../graph/ioNames.js";
@@ -228,6 +228,22 @@ export class DecoderSession {
 
   hasDocuments(keys: readonly string[]): Promise<boolean[]> {
     return this.#enqueue(() => keys.map((k) => this.#documents.has(k)));
+  }
+
+  /** A fp32 copy of a resident document (fp16 slots decoded), positions 0..n-1; undefined when not resident. */
+  readDocument(key: string): Promise<KvBlock | undefined> {
+    return this.#enqueue(() => {
+      const doc = this.#documents.get(key);
+      if (doc === undefined) return undefined;
+      const copy = (a: Float32Array | Uint16Array): Float32Array => {
+        if (a instanceof Float32Array) return Float32Array.from(a);
+        const out = new Float32Array(a.length);
+        decodeFloat16(a, out);
+        return out;
+      };
+      const n = doc.numTokens;
+      return { numTokens: n, keys: doc.keys.map(copy), values: doc.values.map(copy), positions: Int32Array.from({ length: n }, (_, i) => i) };
+    });
   }
 
   appendDocument(sequenceId: SequenceId, key: string, args: AppendDocumentArgs): Promise<SequenceStatus> {

@@ -55,6 +55,9 @@ export class InProcessRuntime implements Runtime {
   hasDocuments(keys: readonly string[]): Promise<boolean[]> {
     return this.#live("hasDocuments", () => this.#session.hasDocuments(keys));
   }
+  readDocument(key: string): Promise<KvBlock | undefined> {
+    return this.#live("readDocument", () => this.#session.readDocument(key));
+  }
   appendDocument(sequenceId: SequenceId, key: string, append: AppendDocumentArgs): Promise<SequenceStatus> {
     return this.#live("appendDocument", () => this.#session.appendDocument(sequenceId, key, append));
   }

@@ -146,6 +146,11 @@ export interface Runtime extends AsyncDisposable {
   /** Which of these documents are resident (they may be evicted later, least recently used first). */
   hasDocuments(keys: readonly string[]): Promise<boolean[]>;
   /**
+   * A copy of a resident document's cache in fp32 at positions 0..n-1 (fp16-resident ones decoded), or undefined when
+   * it is not resident. For writing it to a store again after a lost write; linking never needs it.
+   */
+  readDocument(key: string): Promise<KvBlock | undefined>;
+  /**
    * Copies a resident document into the next slots of a sequence, re-rotating its keys to `offset` in the
    * same pass. CacheCorruptError-free by construction; InvalidInputError if the document is not resident.
    */

@@ -132,6 +132,9 @@ export class RuntimeClient implements Runtime {
   hasDocuments(keys: readonly string[]): Promise<boolean[]> {
     return this.#call("hasDocuments", { keys });
   }
+  readDocument(key: string): Promise<KvBlock | undefined> {
+    return this.#call("readDocument", { key }).then((block) => block ?? undefined);
+  }
   appendDocument(sequenceId: SequenceId, key: string, append: AppendDocumentArgs): Promise<SequenceStatus> {
     return this.#call("appendDocument", { sequenceId, key, append });
   }

@@ -31,6 +31,7 @@ export interface RuntimeOps {
   appendKv: { args: { sequenceId: SequenceId; block: KvBlock }; result: SequenceStatus };
   putDocument: { args: { key: string; block: KvBlock }; result: null };
   hasDocuments: { args: { keys: readonly string[] }; result: boolean[] };
+  readDocument: { args: { key: string }; result: KvBlock | null };
   appendDocument: { args: { sequenceId: SequenceId; key: string; append: AppendDocumentArgs }; result: SequenceStatus };
   readKv: { args: { sequenceId: SequenceId; start: number; end: number }; result: KvBlock };
   truncate: { args: { sequenceId: SequenceId; length: number }; result: SequenceStatus };

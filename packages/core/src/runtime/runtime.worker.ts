@@ -32,6 +32,10 @@ async function handle(session: DecoderSession, request: RuntimeRequest): Promise
       return { result: null, transfer: [] };
     case "hasDocuments":
       return { result: await session.hasDocuments(request.args.keys), transfer: [] };
+    case "readDocument": {
+      const block = await session.readDocument(request.args.key);
+      return block === undefined ? { result: null, transfer: [] } : { result: block, transfer: kvBlockBuffers(block) };
+    }
     case "appendDocument":
       return { result: await session.appendDocument(request.args.sequenceId, request.args.key, request.args.append), transfer: [] };
     case "readKv": {

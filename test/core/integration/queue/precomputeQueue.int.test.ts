@@ -80,7 +80,7 @@ describe("distributed precompute: kvlink precompute --queue + kvlink worker (Bul
   const verifiedKeys = async (model: string, url: string, name: string): Promise<string[]> => {
     const flags = ["--model", model, "--store", url, "--namespace", name, "--json"];
     const report = parseJsonLine(ok(await runKvlink(["cache", "verify", ...flags])));
-    assert.equal(report["ok"], report["entries"]);
+    assert.equal(report["ok"], report["entries"], `cache verify: ${JSON.stringify(report)}`);
     const listed = parseJsonLine(ok(await runKvlink(["cache", "ls", ...flags]))) as { entries: { key: string }[] };
     assert.equal(listed.entries.length, report["entries"]);
     return listed.entries.map((e) => e.key);
@@ -168,6 +168,6 @@ describe("distributed precompute: kvlink precompute --queue + kvlink worker (Bul
     assert.equal(keys.length, n);
     await using queue = new PrecomputeQueue({ url: server.url, name: "qrestart" });
     assert.deepEqual(new Set(await queue.states(keys)), new Set(["completed"]));
-    assert.equal(sums.reduce((s, w) => s + w.computed, 0), n, "each document computed once, across the restart");
+    assert.equal(sums.reduce((s, w) => s + w.computed, 0), n, `each document computed once, across the restart: ${JSON.stringify(sums)}`);
   });
 });

@@ -30,14 +30,14 @@ export function workerCommand(): Command {
     .option("--concurrency <n>", "jobs in flight in this worker", parseInteger, 1)
     .option("--lock-ms <ms>", "job lock duration: a job of a worker that died is retried elsewhere after this long", parseInteger, 30_000)
     .option("--exit-when-empty", "exit once no job is waiting, running or scheduled for retry")
-    .option("--json", "on exit, print one JSON object {worker, jobs, computed, reused, failed, seconds}");
+    .option("--json", "on exit, print one JSON object {worker, jobs, computed, reused, failed, seconds}: jobs the queue recorded as done or failed; documents computed here (also those whose completion the queue missed, e.g. across a redis restart)");
   addModelOptions(command);
   addStoreOptions(command, false);
   return command.action(async (flags: WorkerFlags, cmd: Command) => {
     const logger = createCliLogger(isVerbose(cmd));
     const t0 = performance.now();
     const display = new ProgressDisplay();
-    const tally = { jobs: 0, computed: 0, reused: 0, failed: 0 };
+    const tally = { jobs: 0, failed: 0 };
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const onSignal = (): void => stop();
@@ -51,8 +51,6 @@ export function workerCommand(): Command {
         onJob: (e) => {
           tally.jobs++;
           if (e.error !== undefined) tally.failed++;
-          else if (e.result?.source === "computed") tally.computed++;
-          else tally.reused++;
         },
       });
       try {
@@ -67,7 +65,7 @@ export function workerCommand(): Command {
           const left = c.waiting + c.active + c.delayed;
           display.update({
             phase: "worker", done: tally.jobs, total: tally.jobs + left,
-            detail: `here: ${tally.computed} computed, ${tally.reused} cached, ${tally.failed} failed | queue: ${c.active} active, ${c.waiting} waiting, ${c.delayed} retrying`,
+            detail: `here: ${worker.stats().computed} computed, ${worker.stats().reused} cached, ${tally.failed} failed | queue: ${c.active} active, ${c.waiting} waiting, ${c.delayed} retrying`,
           });
           idlePolls = left === 0 ? idlePolls + 1 : 0;
           return flags.exitWhenEmpty === true && idlePolls >= 2;
@@ -80,9 +78,10 @@ export function workerCommand(): Command {
         display.stop();
         await worker.close(); // graceful: the running job finishes and is acknowledged first
       }
-      const summary = { worker: worker.workerName, ...tally, seconds: (performance.now() - t0) / 1000 };
+      const { computed, reused } = worker.stats();
+      const summary = { worker: worker.workerName, jobs: tally.jobs, computed, reused, failed: tally.failed, seconds: (performance.now() - t0) / 1000 };
       if (flags.json) printJson(summary);
-      else process.stdout.write(`worker ${summary.worker}: ${tally.jobs} jobs (${tally.computed} computed, ${tally.reused} already cached, ${tally.failed} failed) in ${summary.seconds.toFixed(1)} s\n`);
+      else process.stdout.write(`worker ${summary.worker}: ${tally.jobs} jobs (${computed} computed, ${reused} already cached, ${tally.failed} failed) in ${summary.seconds.toFixed(1)} s\n`);
     } finally {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
