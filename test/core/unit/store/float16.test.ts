@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeFloat16, encodeFloat16, f16BitsToF32, f32ToF16Bits } from "../../../../packages/core/src/store/codec/float16.js";
+import { f32ToF16Bits as referenceF16Bits } from "../../../support/ggufWriter.js";
 
 describe("store/codec/float16", () => {
   it("decodes known bit patterns exactly", () => {
@@ -58,5 +59,28 @@ describe("store/codec/float16", () => {
       if (Math.abs(src[i]!) < 2 ** -14) continue;
       assert.ok(Math.abs(back[i]! - src[i]!) <= Math.abs(src[i]!) * 2 ** -11, `index ${i}: ${src[i]} -> ${back[i]}`);
     }
+  });
+
+  it("encodeFloat16 gives the independent rounding-by-cases reference's bits for 2^22 fp32 patterns across the whole range", () => {
+    // Every 1021st pattern (prime stride: all exponents, signs, NaN payloads, subnormals, near-ties), plus each
+    // pattern next to an fp16 rounding boundary region (±3 around the 2^13 grid of the low mantissa bits).
+    const stride = 1021;
+    const n = 1 << 22;
+    const patterns = new Uint32Array(n);
+    for (let i = 0; i < n; i++) patterns[i] = (i * stride) >>> 0;
+    for (let i = 0; i < 1 << 16; i++) patterns[(i * 64) % n] = ((i << 16) | 0x1000) + ((i % 7) - 3); // ties and neighbours
+    const values = new Float32Array(patterns.buffer);
+    const got = new Uint16Array(n);
+    encodeFloat16(values, got);
+    let bad = 0;
+    let first = "";
+    for (let i = 0; i < n; i++) {
+      const want = referenceF16Bits(values[i]!);
+      const isNan = Number.isNaN(values[i]!);
+      if (isNan ? (got[i]! & 0x7c00) !== 0x7c00 || (got[i]! & 0x3ff) === 0 : got[i] !== want) {
+        if (bad++ === 0) first = `0x${patterns[i]!.toString(16)}: got 0x${got[i]!.toString(16)}, want 0x${want.toString(16)}`;
+      }
+    }
+    assert.equal(bad, 0, `mismatches, first ${first}`);
   });
 });
