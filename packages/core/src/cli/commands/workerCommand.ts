@@ -37,7 +37,6 @@ export function workerCommand(): Command {
     const logger = createCliLogger(isVerbose(cmd));
     const t0 = performance.now();
     const display = new ProgressDisplay();
-    const tally = { jobs: 0, failed: 0 };
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const onSignal = (): void => stop();
@@ -48,24 +47,22 @@ export function workerCommand(): Command {
       await using queue = new PrecomputeQueue({ url: flags.queue, name: flags.queueName });
       const worker = new PrecomputeWorker({
         url: flags.queue, engine, name: flags.queueName, concurrency: flags.concurrency, lockMs: flags.lockMs, logger,
-        onJob: (e) => {
-          tally.jobs++;
-          if (e.error !== undefined) tally.failed++;
-        },
       });
       try {
         await Promise.race([worker.waitUntilReady(), stopped]);
         let idlePolls = 0;
         const poll = async (): Promise<boolean> => {
           const c = await queue.counts().catch(() => undefined);
+          const s = worker.stats();
+          const jobs = s.completed + s.failed;
           if (c === undefined) {
-            display.update({ phase: "worker", done: tally.jobs, total: tally.jobs, detail: "queue unreachable, retrying" });
+            display.update({ phase: "worker", done: jobs, total: jobs, detail: "queue unreachable, retrying" });
             return false;
           }
           const left = c.waiting + c.active + c.delayed;
           display.update({
-            phase: "worker", done: tally.jobs, total: tally.jobs + left,
-            detail: `here: ${worker.stats().computed} computed, ${worker.stats().reused} cached, ${tally.failed} failed | queue: ${c.active} active, ${c.waiting} waiting, ${c.delayed} retrying`,
+            phase: "worker", done: jobs, total: jobs + left,
+            detail: `here: ${s.computed} computed, ${s.reused} cached, ${s.failed} failed | queue: ${c.active} active, ${c.waiting} waiting, ${c.delayed} retrying`,
           });
           idlePolls = left === 0 ? idlePolls + 1 : 0;
           return flags.exitWhenEmpty === true && idlePolls >= 2;
@@ -78,10 +75,10 @@ export function workerCommand(): Command {
         display.stop();
         await worker.close(); // graceful: the running job finishes and is acknowledged first
       }
-      const { computed, reused } = worker.stats();
-      const summary = { worker: worker.workerName, jobs: tally.jobs, computed, reused, failed: tally.failed, seconds: (performance.now() - t0) / 1000 };
+      const { computed, reused, completed, failed } = worker.stats();
+      const summary = { worker: worker.workerName, jobs: completed + failed, computed, reused, failed, seconds: (performance.now() - t0) / 1000 };
       if (flags.json) printJson(summary);
-      else process.stdout.write(`worker ${summary.worker}: ${tally.jobs} jobs (${computed} computed, ${reused} already cached, ${tally.failed} failed) in ${summary.seconds.toFixed(1)} s\n`);
+      else process.stdout.write(`worker ${summary.worker}: ${summary.jobs} jobs (${computed} computed, ${reused} already cached, ${failed} failed) in ${summary.seconds.toFixed(1)} s\n`);
     } finally {
       process.off("SIGTERM", onSignal);
       process.off("SIGINT", onSignal);
